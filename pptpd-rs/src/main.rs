@@ -1,0 +1,3 @@
+fn main() {
+    println!("pptpd-rs {}", env!("CARGO_PKG_VERSION"));
+}
