@@ -1,3 +1,5 @@
-fn main() {
-    println!("pptpd-rs {}", env!("CARGO_PKG_VERSION"));
+//! The `pptpd-rs` binary: see [`pptpd::gateway`].
+
+fn main() -> std::process::ExitCode {
+    pptpd::gateway::main()
 }

@@ -1,0 +1,92 @@
+//! State every control connection shares: settings, the address pool, call
+//! IDs, the data plane, routes, the session count and the shutdown signal.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::call_ids::CallIds;
+use crate::datapath::DataPlane;
+use crate::pool::IpPool;
+use crate::routes::Routes;
+use crate::secrets::SecretsCache;
+use crate::settings::Settings;
+
+/// Shared by every control-connection task.
+pub struct Shared {
+    settings: RwLock<Arc<Settings>>,
+    pool: Mutex<IpPool>,
+    call_ids: Mutex<CallIds>,
+    /// The data-path workers.
+    pub data: Arc<DataPlane>,
+    /// Routes and addresses on the TUN device.
+    pub routes: Routes,
+    /// The last chap-secrets that loaded.
+    pub secrets: SecretsCache,
+    sessions: AtomicUsize,
+    /// Cancelled at SIGTERM/SIGINT: every connection says goodbye and ends.
+    pub shutdown: CancellationToken,
+    /// Tracks the connection tasks, so that shutdown can wait for them.
+    pub tracker: TaskTracker,
+}
+
+impl Shared {
+    /// Assembles the shared state.
+    pub fn new(settings: Settings, pool: IpPool, data: Arc<DataPlane>, routes: Routes) -> Self {
+        Self {
+            settings: RwLock::new(Arc::new(settings)),
+            pool: Mutex::new(pool),
+            call_ids: Mutex::new(CallIds::default()),
+            data,
+            routes,
+            secrets: SecretsCache::default(),
+            sessions: AtomicUsize::new(0),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// The settings for a new session.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the settings for sessions that start from now on (SIGHUP).
+    pub fn replace_settings(&self, settings: Settings) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
+    }
+
+    /// The address pool.
+    pub fn pool(&self) -> MutexGuard<'_, IpPool> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The call ID registry.
+    pub fn call_ids(&self) -> MutexGuard<'_, CallIds> {
+        self.call_ids.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes a session slot if fewer than `limit` are in use.
+    pub fn try_begin_session(&self, limit: usize) -> bool {
+        self.sessions
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives a session slot back.
+    pub fn end_session(&self) {
+        self.sessions.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Sessions in progress.
+    pub fn sessions(&self) -> usize {
+        self.sessions.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,284 @@
+//! Start-up, running and shutdown of the gateway: `pptpd-rs -c pptpd.conf`.
+//!
+//! Start: read and check every file; create the TUN device (one queue per
+//! worker) and give it the local addresses; install forwarding, masquerade and
+//! MSS clamping (cleaning leftovers of a crashed run first); start the data
+//! path; listen on TCP 1723. SIGHUP reloads the files for new sessions.
+//! SIGTERM/SIGINT: every client is told (LCP Terminate-Request, CDN, StopCCRQ),
+//! then the rules are removed and the process exits 0 within 5 s.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+
+use crate::cli::Args;
+use crate::config::{ChapSecrets, Config, FirewallBackend, Overrides};
+use crate::control::{self, Shared};
+use crate::datapath::{DataPlane, tun_device};
+use crate::pool::IpPool;
+use crate::routes::Routes;
+use crate::settings::Settings;
+
+/// The PPTP control port (RFC 2637 §2).
+pub const PPTP_PORT: u16 = 1723;
+/// How long shutdown waits for clients to be told before it removes the rules anyway.
+const SHUTDOWN_WAIT: Duration = Duration::from_millis(4000);
+
+/// The program: parses the command line, runs, and returns the exit status.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    crate::logging::init(args.debug);
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(args: &Args) -> Result<Config> {
+    let overrides = Overrides {
+        chap_secrets: args.chap_secrets.clone(),
+        debug: args.debug,
+    };
+    let (config, warnings) = Config::load(&args.config, &overrides)?;
+    for w in warnings {
+        warn!("{w}");
+    }
+    Ok(config)
+}
+
+fn run(args: &Args) -> Result<()> {
+    // Config::load already reported the secrets file's warnings.
+    let config = load(args)?;
+    let secrets = ChapSecrets::load(&config.chap_secrets)?;
+    let nat_config = egress_config(&config, &secrets)?;
+    if args.check {
+        print_check(&config, &secrets, nat_config.as_ref());
+        return Ok(());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        bail!(
+            "pptpd-rs must run as root (it creates a TUN device, a raw GRE socket and firewall rules)"
+        );
+    }
+    let workers = match config.pptpd.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n as usize,
+    };
+    let mtu = Settings::tun_mtu(&config);
+    let tun_queues = tun_device::create(&config.pptpd.tun, mtu, workers)?;
+    info!(
+        "TUN device {} up, MTU {mtu}, {workers} queue(s)",
+        config.pptpd.tun
+    );
+
+    let egress = match &nat_config {
+        Some(nat) => {
+            // `install` logs the plan and any chain of the host that would drop our traffic.
+            Some(nat::Egress::install(nat).context("installing forwarding and NAT")?)
+        }
+        None => {
+            warn!("nat no: forwarding and NAT are left to the operator");
+            None
+        }
+    };
+
+    let data = Arc::new(DataPlane::start(tun_queues, config.pptpd.listen)?);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(serve(args, config, data.clone()));
+    data.stop();
+    if let Some(egress) = egress
+        && let Err(e) = egress.remove()
+    {
+        warn!("removing the egress rules: {e}");
+    }
+    result
+}
+
+async fn serve(args: &Args, config: Config, data: Arc<DataPlane>) -> Result<()> {
+    let routes = Routes::connect(&config.pptpd.tun).await?;
+    for &local in config.pptpd.localip.addresses() {
+        routes
+            .add_local_address(local)
+            .await
+            .with_context(|| format!("adding {local} to the TUN device"))?;
+    }
+    let listen = SocketAddrV4::new(
+        config.pptpd.listen.unwrap_or(Ipv4Addr::UNSPECIFIED),
+        PPTP_PORT,
+    );
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let pidfile = PidFile::create(&config.pidfile);
+
+    let pool = IpPool::from_config(&config.pptpd);
+    info!(
+        "pptpd-rs {} listening on {listen}: {} addresses for clients, local {:?}",
+        env!("CARGO_PKG_VERSION"),
+        pool.capacity(),
+        config.pptpd.localip.addresses()
+    );
+    let shared = Arc::new(Shared::new(
+        Settings::from_config(&config),
+        pool,
+        data,
+        routes,
+    ));
+    let listener_task = tokio::spawn(control::serve(listener, shared.clone()));
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(args, &shared),
+        }
+    }
+    info!("shutting down: telling {} client(s)", shared.sessions());
+    shared.shutdown.cancel();
+    shared.tracker.close();
+    if tokio::time::timeout(SHUTDOWN_WAIT, shared.tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!("some clients did not answer in time");
+    }
+    let _ = listener_task.await;
+    drop(pidfile);
+    Ok(())
+}
+
+/// SIGHUP: re-reads the files; new sessions use them, live sessions are left alone.
+fn reload(args: &Args, shared: &Shared) {
+    match load(args) {
+        Ok(config) => {
+            shared.replace_settings(Settings::from_config(&config));
+            info!(
+                "reloaded {}: new sessions use the new settings",
+                args.config.display()
+            );
+        }
+        Err(e) => error!("reload failed, keeping the old settings: {e:#}"),
+    }
+}
+
+/// The egress plan's input, or `None` with `nat no`.
+fn egress_config(config: &Config, secrets: &ChapSecrets) -> Result<Option<nat::EgressConfig>> {
+    if !config.pptpd.nat {
+        return Ok(None);
+    }
+    let egress_interface = match &config.pptpd.egress {
+        Some(name) => name.clone(),
+        None => nat::default_route_interface()
+            .context("finding the egress interface (no default route? set `egress IFACE`)")?,
+    };
+    let mut addresses: Vec<Ipv4Addr> = config.pptpd.remoteip.clone();
+    addresses.extend(secrets.static_addresses());
+    let mut nat = nat::EgressConfig::new(
+        nat::ranges_to_prefixes(&ranges(addresses)),
+        egress_interface,
+    );
+    nat.tun_interface = config.pptpd.tun.clone();
+    nat.snat_to = config.pptpd.snat_to;
+    nat.tun_mtu = Settings::tun_mtu(config);
+    nat.backend = match config.pptpd.firewall {
+        FirewallBackend::Auto => nat::BackendChoice::Auto,
+        FirewallBackend::Nftables => nat::BackendChoice::Nftables,
+        FirewallBackend::Iptables => nat::BackendChoice::Iptables,
+    };
+    Ok(Some(nat))
+}
+
+/// Sorted, merged runs of consecutive addresses.
+fn ranges(mut addresses: Vec<Ipv4Addr>) -> Vec<(Ipv4Addr, Ipv4Addr)> {
+    addresses.sort_unstable();
+    addresses.dedup();
+    let mut out: Vec<(Ipv4Addr, Ipv4Addr)> = Vec::new();
+    for a in addresses {
+        match out.last_mut() {
+            Some((_, end)) if u32::from(*end).checked_add(1) == Some(u32::from(a)) => *end = a,
+            _ => out.push((a, a)),
+        }
+    }
+    out
+}
+
+fn print_check(config: &Config, secrets: &ChapSecrets, nat: Option<&nat::EgressConfig>) {
+    let pool = IpPool::from_config(&config.pptpd);
+    println!("configuration OK: {}", config_path_display(config));
+    println!(
+        "  listen      {}:{PPTP_PORT}",
+        config.pptpd.listen.unwrap_or(Ipv4Addr::UNSPECIFIED)
+    );
+    println!("  localip     {:?}", config.pptpd.localip.addresses());
+    println!("  pool        {} addresses", pool.capacity());
+    println!("  connections {}", config.pptpd.connections);
+    println!(
+        "  tun         {} (MTU {})",
+        config.pptpd.tun,
+        Settings::tun_mtu(config)
+    );
+    println!("  name        {}", config.ppp.name);
+    println!("  mppe        {:?}", config.ppp.mppe);
+    println!(
+        "  secrets     {} ({} entries)",
+        config.chap_secrets.display(),
+        secrets.len()
+    );
+    match nat {
+        Some(nat) => match nat::EgressPlan::new(nat, nat::Backend::Nftables) {
+            Ok(plan) => {
+                for line in plan.describe() {
+                    println!("  egress      {line}");
+                }
+            }
+            Err(e) => println!("  egress      invalid: {e}"),
+        },
+        None => println!("  egress      nat no"),
+    }
+}
+
+fn config_path_display(config: &Config) -> String {
+    config
+        .options_file
+        .as_deref()
+        .map_or_else(|| "-".into(), |p| p.display().to_string())
+}
+
+/// The PID file (poptop's `pidfile`), removed when dropped.
+struct PidFile(Option<std::path::PathBuf>);
+
+impl PidFile {
+    fn create(path: &Path) -> Self {
+        match std::fs::write(path, format!("{}\n", std::process::id())) {
+            Ok(()) => PidFile(Some(path.to_path_buf())),
+            Err(e) => {
+                warn!("cannot write {}: {e}", path.display());
+                PidFile(None)
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
