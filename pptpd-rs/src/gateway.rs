@@ -196,12 +196,26 @@ fn egress_config(config: &Config, secrets: &ChapSecrets) -> Result<Option<nat::E
     nat.tun_interface = config.pptpd.tun.clone();
     nat.snat_to = config.pptpd.snat_to;
     nat.tun_mtu = Settings::tun_mtu(config);
+    nat.state_dir = state_dir();
     nat.backend = match config.pptpd.firewall {
         FirewallBackend::Auto => nat::BackendChoice::Auto,
         FirewallBackend::Nftables => nat::BackendChoice::Nftables,
         FirewallBackend::Iptables => nat::BackendChoice::Iptables,
     };
     Ok(Some(nat))
+}
+
+/// Where the egress state (the original `ip_forward`) is kept: one directory per network
+/// namespace, since `ip_forward` belongs to the namespace while /run is shared by all of them.
+fn state_dir() -> std::path::PathBuf {
+    let base = Path::new(nat::DEFAULT_STATE_DIR);
+    match std::fs::read_link("/proc/self/ns/net") {
+        Ok(link) => {
+            let id: String = link.to_string_lossy().chars().filter(char::is_ascii_digit).collect();
+            if id.is_empty() { base.to_path_buf() } else { base.join(format!("netns-{id}")) }
+        }
+        Err(_) => base.to_path_buf(),
+    }
 }
 
 /// Sorted, merged runs of consecutive addresses.
