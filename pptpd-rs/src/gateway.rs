@@ -211,8 +211,16 @@ fn state_dir() -> std::path::PathBuf {
     let base = Path::new(nat::DEFAULT_STATE_DIR);
     match std::fs::read_link("/proc/self/ns/net") {
         Ok(link) => {
-            let id: String = link.to_string_lossy().chars().filter(char::is_ascii_digit).collect();
-            if id.is_empty() { base.to_path_buf() } else { base.join(format!("netns-{id}")) }
+            let id: String = link
+                .to_string_lossy()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
+            if id.is_empty() {
+                base.to_path_buf()
+            } else {
+                base.join(format!("netns-{id}"))
+            }
         }
         Err(_) => base.to_path_buf(),
     }

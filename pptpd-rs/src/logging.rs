@@ -4,6 +4,8 @@
 //! which adds every control message and PPP packet in pppd's `debug` style
 //! (`rcvd [LCP ConfReq id=0x1 <magic 0x1a2b3c4d>]`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Safe to call once.
@@ -13,6 +15,7 @@ pub fn init(debug: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

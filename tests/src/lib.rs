@@ -10,6 +10,7 @@
 //!   fetcher and UDP checker, run inside the namespaces.
 //! - [`blob`]: the deterministic content the HTTP server sends and the fetchers verify.
 //! - [`capture`]: reading the guests' Ethernet captures.
+//! - [`gateway`]: pptpd-rs itself, configured, started and stopped inside `gw`.
 //! - [`vm`]: the stock client (pptp-linux + pppd) in a qemu guest on a TAP device.
 //! - [`reference_server`]: poptop pptpd in a qemu guest, the reference the client
 //!   harness is checked against.
@@ -18,6 +19,7 @@
 pub mod blob;
 pub mod capture;
 pub mod error;
+pub mod gateway;
 pub mod netns;
 pub mod process;
 pub mod reference_server;

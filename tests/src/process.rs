@@ -170,6 +170,33 @@ impl Process {
         }
     }
 
+    /// Waits up to `timeout` for a stderr line that satisfies `pred` and returns it
+    /// (programs that log with `tracing` write their log to stderr).
+    pub fn wait_for_stderr_line(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        match self.stderr.wait_for(Instant::now() + timeout, &pred) {
+            Ok(Some(line)) => Ok(line),
+            Ok(None) => Err(Error::Exited {
+                what: format!("{}: the awaited log line", self.name),
+                stderr: self.stderr_lines().join("\n"),
+            }),
+            Err(()) => Err(Error::Timeout {
+                what: format!("{}: the awaited log line", self.name),
+                timeout,
+            }),
+        }
+    }
+
+    /// Sends `signal` to the child (not to its group).
+    pub fn signal(&self, signal: Signal) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+        }
+    }
+
     /// The exit status if the child has exited (without waiting).
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
         if self.status.is_none() {

@@ -36,6 +36,8 @@ const SHUTDOWN_LINK_GRACE: Duration = Duration::from_millis(1500);
 const SHUTDOWN_STOP_GRACE: Duration = Duration::from_millis(1500);
 /// How often idle sessions are looked for.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// Calls one control connection may carry at once.
+const MAX_CALLS_PER_CONNECTION: u16 = 16;
 /// Largest control message we buffer (pptp-proto refuses longer ones anyway).
 const MAX_PENDING_INPUT: usize = 64 * 1024;
 
@@ -60,6 +62,9 @@ fn server_config(settings: &Settings) -> ServerConfig {
     ServerConfig {
         host_name: b"pptpd-rs".to_vec(),
         vendor: b"pptpd-rs".to_vec(),
+        // pptp-linux places a second login to the same server as a second call on
+        // the same control connection; each call gets its own link.
+        maximum_channels: MAX_CALLS_PER_CONNECTION,
         timeouts: Timeouts {
             establish: settings.start_timeout,
             ..Timeouts::default()
