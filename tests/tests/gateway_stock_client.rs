@@ -249,8 +249,8 @@ fn sigterm_tells_the_connected_client_and_exits_cleanly() {
         "{report}"
     );
     let log = gateway.log().join("\n");
-    assert!(log.contains("CallDisconnectNotify"), "{log}");
-    assert!(log.contains("rcvd StopControlConnectionReply"), "{log}");
+    assert!(log.contains("sent [CDN call_id="), "{log}");
+    assert!(log.contains("rcvd [StopCCRP result=Ok"), "{log}");
     assert_clean(&topo);
 }
 

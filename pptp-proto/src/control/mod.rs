@@ -14,6 +14,7 @@
 
 pub(crate) mod codec;
 pub mod codes;
+mod display;
 pub mod messages;
 
 use crate::control::codec::{Reader, put_u16, put_u32};

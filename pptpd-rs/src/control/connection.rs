@@ -170,7 +170,7 @@ impl Connection {
             match ControlMessage::decode(&input[..len]) {
                 Ok(message) => {
                     if self.settings.debug_pptp {
-                        debug!(peer = %self.peer, "rcvd {message:?}");
+                        debug!(peer = %self.peer, "rcvd {message}");
                     }
                     self.conn.handle_message(now, message);
                 }
@@ -260,7 +260,7 @@ impl Connection {
             let mut progressed = false;
             while let Some(message) = self.conn.poll_transmit() {
                 if self.settings.debug_pptp {
-                    debug!(peer = %self.peer, "sent {message:?}");
+                    debug!(peer = %self.peer, "sent {message}");
                 }
                 message.encode(output);
                 progressed = true;
