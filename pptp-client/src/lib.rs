@@ -10,6 +10,7 @@
 //! - [`tunnel`]: [`Tunnel`], one session on tokio (TCP 1723 + the shared GRE socket), with
 //!   a driver task that answers echoes while idle.
 //! - [`bridge`]: [`TunBridge`], a TUN device forwarding to a tunnel, like pppd's `ppp0`.
+//! - [`cli`]: the `pptp-client` program (also built into the end-to-end tests' package).
 //! - [`closure`]: how a session ended and what each side sent ([`Closure`]).
 //!
 //! ```no_run
@@ -29,6 +30,7 @@
 #![deny(unsafe_code)]
 
 pub mod bridge;
+pub mod cli;
 pub mod closure;
 pub mod error;
 pub mod mux;

@@ -1,0 +1,314 @@
+//! pptpd-rs against our own Rust client (`pptp-client`: the client roles of the
+//! core crates, with a TUN device in the client's namespace) in the standard
+//! topology: a "VPC" namespace with the client, the gateway's namespace, and an
+//! "internet" host behind the gateway's egress that can only answer NATed
+//! traffic. Real kernel TCP and UDP run through the tunnel, MPPE, the gateway's
+//! TUN device and NAT, and are checked byte for byte both ways.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use pptpd_tests::blob::Blob;
+use pptpd_tests::gateway::{Gateway, GatewayConfig, LOCAL_IP, POOL_FIRST, leftovers};
+use pptpd_tests::process::Process;
+use pptpd_tests::tool::{NetnsTool, peer_ips};
+use pptpd_tests::topology::{GW_LAN_IP, GW_WAN_IP, INET_IP};
+use pptpd_tests::{Topology, gateway_bin, netns_tool, require_root};
+
+fn tool() -> NetnsTool {
+    netns_tool!()
+}
+
+fn client(topo: &Topology, args: &[&str]) -> Process {
+    let mut cmd = topo.vpc().command(env!("CARGO_BIN_EXE_pptp-client"));
+    cmd.args(["--server", &GW_LAN_IP.to_string()]).args(args);
+    topo.vpc().spawn(cmd).unwrap()
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn eventually(cond: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+fn assert_clean(topo: &Topology) {
+    let left = leftovers(topo.gw()).unwrap();
+    assert!(
+        left.is_empty(),
+        "left behind in the gateway namespace: {left:#?}"
+    );
+    assert_eq!(topo.gw().sysctl("net.ipv4.ip_forward").unwrap().trim(), "0");
+}
+
+#[test]
+fn tcp_and_udp_through_the_tunnel_and_nat_arrive_intact_from_the_egress_address() {
+    if !require_root("tcp_and_udp_through_the_tunnel_and_nat_arrive_intact_from_the_egress_address")
+    {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    let mut gateway = Gateway::start(
+        gateway_bin!(),
+        topo.gw(),
+        topo.workdir(),
+        &GatewayConfig::default(),
+    )
+    .unwrap();
+    let blob = Blob::new(8_000_000, 3);
+    let http_log = topo.path("http.log");
+    let udp_log = topo.path("udp.log");
+    let _http = tool()
+        .http_serve(
+            topo.inet(),
+            SocketAddr::new(INET_IP.into(), 8080),
+            blob,
+            &http_log,
+        )
+        .unwrap();
+    let _echo = tool()
+        .udp_echo(topo.inet(), SocketAddr::new(INET_IP.into(), 7000), &udp_log)
+        .unwrap();
+
+    let pptp = client(
+        &topo,
+        &[
+            "--user",
+            "root",
+            "--password",
+            "123456",
+            "--tun",
+            "tclient0",
+            "--route",
+            "198.51.100.0/24",
+            "--until-signal",
+        ],
+    );
+    let up = pptp
+        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
+        .unwrap();
+    assert_eq!(
+        field(&up, "local"),
+        Some(POOL_FIRST.to_string().as_str()),
+        "{up}"
+    );
+    assert_eq!(
+        field(&up, "peer"),
+        Some(LOCAL_IP.to_string().as_str()),
+        "{up}"
+    );
+    assert_eq!(field(&up, "mppe"), Some("128"), "{up}");
+    pptp.wait_for_line(Duration::from_secs(10), |l| {
+        l.starts_with("PPTP-CLIENT tun")
+    })
+    .unwrap();
+
+    // Downstream bulk: kernel TCP from the internet host to the client, verified byte for byte.
+    let fetched = tool()
+        .fetch(topo.vpc(), "http://198.51.100.2:8080/blob", blob, None)
+        .unwrap();
+    eprintln!(
+        "fetch through the tunnel: {} bytes at {:.1} Mbit/s",
+        fetched.bytes, fetched.mbit_s
+    );
+    assert_eq!(fetched.bytes, blob.size);
+    // Both ways: checksummed UDP datagrams echoed, small and near the tunnel's MTU.
+    for size in [32, 1000, 1300] {
+        let report = tool()
+            .udp_check(
+                topo.vpc(),
+                SocketAddr::new(INET_IP.into(), 7000),
+                300,
+                size,
+                None,
+            )
+            .unwrap();
+        assert!(report.passed(), "size {size}: {report:?}");
+    }
+    // The internet host saw the gateway's egress address only.
+    let egress: BTreeSet<IpAddr> = BTreeSet::from([IpAddr::V4(GW_WAN_IP)]);
+    assert!(eventually(
+        || peer_ips(&http_log).is_ok_and(|ips| !ips.is_empty())
+    ));
+    assert_eq!(peer_ips(&http_log).unwrap(), egress);
+    assert_eq!(peer_ips(&udp_log).unwrap(), egress);
+
+    // A clean hang-up by the client gives everything back.
+    pptp.signal(Signal::SIGTERM);
+    let down = pptp
+        .wait_for_line(Duration::from_secs(20), |l| {
+            l.starts_with("PPTP-CLIENT down")
+        })
+        .unwrap();
+    assert!(down.contains("reason=hang-up"), "{down}");
+    gateway
+        .wait_for_log(Duration::from_secs(10), |l| l.contains("(root): link down"))
+        .unwrap();
+    let routes = topo.gw().ip(&["route", "show"]).unwrap();
+    assert!(
+        !routes.contains(&POOL_FIRST.to_string()),
+        "the client's route is gone: {routes}"
+    );
+
+    let (status, _) = gateway
+        .stop(Signal::SIGTERM, Duration::from_secs(10))
+        .unwrap();
+    assert!(status.success());
+    assert_clean(&topo);
+}
+
+#[test]
+fn wrong_password_gets_e691_and_server_shutdown_is_announced_to_clients() {
+    if !require_root("wrong_password_gets_e691_and_server_shutdown_is_announced_to_clients") {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    let mut gateway = Gateway::start(
+        gateway_bin!(),
+        topo.gw(),
+        topo.workdir(),
+        &GatewayConfig::default(),
+    )
+    .unwrap();
+
+    let mut refused = client(
+        &topo,
+        &[
+            "--user",
+            "root",
+            "--password",
+            "wrong",
+            "--expect-auth-failure",
+        ],
+    );
+    let line = refused
+        .wait_for_line(Duration::from_secs(20), |l| {
+            l.starts_with("PPTP-CLIENT auth-failed")
+        })
+        .unwrap();
+    assert!(
+        line.contains("E=691 R=1 C=") && line.contains("V=0 M=Access denied"),
+        "{line}"
+    );
+    assert!(
+        refused
+            .wait_timeout(Duration::from_secs(20))
+            .unwrap()
+            .is_some_and(|s| s.success())
+    );
+
+    let held = client(
+        &topo,
+        &["--user", "root", "--password", "123456", "--until-signal"],
+    );
+    let up = held
+        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
+        .unwrap();
+    // The refused login gave its address back; addresses rotate, so this one is the next.
+    assert!(field(&up, "local").is_some(), "{up}");
+    let (status, took) = gateway
+        .stop(Signal::SIGTERM, Duration::from_secs(10))
+        .unwrap();
+    eprintln!(
+        "gateway exit with a client up: {status} in {:.2} s",
+        took.as_secs_f64()
+    );
+    assert!(status.success());
+    let down = held
+        .wait_for_line(Duration::from_secs(10), |l| {
+            l.starts_with("PPTP-CLIENT down")
+        })
+        .unwrap();
+    for told in [
+        "reason=server-terminated",
+        "lcp-term-req=yes",
+        "cdn=admin-shutdown",
+        "stop-req=yes",
+    ] {
+        assert!(
+            down.contains(told),
+            "the client was not told {told}: {down}"
+        );
+    }
+    assert_clean(&topo);
+}
+
+#[test]
+fn many_sessions_get_distinct_addresses_and_the_limit_is_enforced() {
+    if !require_root("many_sessions_get_distinct_addresses_and_the_limit_is_enforced") {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    let config = GatewayConfig {
+        remoteip: "10.77.0.1-250".into(),
+        connections: 40,
+        ..GatewayConfig::default()
+    };
+    let mut gateway = Gateway::start(gateway_bin!(), topo.gw(), topo.workdir(), &config).unwrap();
+
+    let load = client(
+        &topo,
+        &[
+            "--user",
+            "root",
+            "--password",
+            "123456",
+            "--sessions",
+            "40",
+            "--until-signal",
+        ],
+    );
+    let line = load
+        .wait_for_line(Duration::from_secs(60), |l| {
+            l.starts_with("PPTP-CLIENT sessions up=")
+        })
+        .unwrap();
+    assert!(line.contains("up=40 failed=0"), "{line}");
+    let routes = topo.gw().ip(&["route", "show", "dev", "pptp0"]).unwrap();
+    let clients: BTreeSet<&str> = routes
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(clients.len(), 40, "one /32 route per client: {routes}");
+
+    // The 41st session is refused while 40 are up.
+    let extra = client(&topo, &["--user", "root", "--password", "123456"]);
+    let failed = extra
+        .wait_for_line(Duration::from_secs(20), |l| {
+            l.starts_with("PPTP-CLIENT failed")
+        })
+        .unwrap();
+    assert!(
+        failed.to_lowercase().contains("refused") || failed.contains("Busy"),
+        "{failed}"
+    );
+    drop(extra);
+
+    load.signal(Signal::SIGTERM);
+    let down = load
+        .wait_for_line(Duration::from_secs(30), |l| {
+            l.starts_with("PPTP-CLIENT sessions down")
+        })
+        .unwrap();
+    assert!(down.contains("clean=40"), "{down}");
+    assert!(eventually(|| topo
+        .gw()
+        .ip(&["route", "show", "dev", "pptp0"])
+        .is_ok_and(|r| r.trim().is_empty())));
+    let (status, _) = gateway
+        .stop(Signal::SIGTERM, Duration::from_secs(10))
+        .unwrap();
+    assert!(status.success());
+    assert_clean(&topo);
+}
