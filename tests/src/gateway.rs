@@ -204,6 +204,11 @@ impl Gateway {
         }
     }
 
+    /// Sends `signal` without waiting (SIGHUP: reload).
+    pub fn signal(&self, signal: Signal) {
+        self.process.signal(signal);
+    }
+
     /// SIGKILL, as a crash.
     pub fn kill(&mut self) {
         self.process.kill();

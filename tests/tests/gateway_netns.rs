@@ -312,3 +312,63 @@ fn many_sessions_get_distinct_addresses_and_the_limit_is_enforced() {
     assert!(status.success());
     assert_clean(&topo);
 }
+
+#[test]
+fn sighup_gives_new_sessions_the_new_options_and_keeps_live_ones() {
+    if !require_root("sighup_gives_new_sessions_the_new_options_and_keeps_live_ones") {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    let mut gateway = Gateway::start(
+        gateway_bin!(),
+        topo.gw(),
+        topo.workdir(),
+        &GatewayConfig::default(),
+    )
+    .unwrap();
+    let first = client(
+        &topo,
+        &["--user", "root", "--password", "123456", "--until-signal"],
+    );
+    let up = first
+        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
+        .unwrap();
+    assert_eq!(field(&up, "dns"), Some("192.168.0.1"), "{up}");
+    let first_ip = field(&up, "local").unwrap().to_owned();
+
+    let options = topo.workdir().join("pptpd-options");
+    let text = std::fs::read_to_string(&options)
+        .unwrap()
+        .replace("ms-dns 192.168.0.1", "ms-dns 192.168.0.53");
+    std::fs::write(&options, text).unwrap();
+    gateway.signal(Signal::SIGHUP);
+    gateway
+        .wait_for_log(Duration::from_secs(10), |l| l.contains("reloaded"))
+        .unwrap();
+
+    let second = client(
+        &topo,
+        &["--user", "root", "--password", "123456", "--until-signal"],
+    );
+    let up2 = second
+        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
+        .unwrap();
+    assert_eq!(field(&up2, "dns"), Some("192.168.0.53"), "{up2}");
+    // The first session lived through the reload: its route is still there and it hangs up cleanly.
+    let routes = topo.gw().ip(&["route", "show", "dev", "pptp0"]).unwrap();
+    assert!(routes.contains(&first_ip), "{routes}");
+    for process in [&first, &second] {
+        process.signal(Signal::SIGTERM);
+        let down = process
+            .wait_for_line(Duration::from_secs(20), |l| {
+                l.starts_with("PPTP-CLIENT down")
+            })
+            .unwrap();
+        assert!(down.contains("reason=hang-up"), "{down}");
+    }
+    let (status, _) = gateway
+        .stop(Signal::SIGTERM, Duration::from_secs(10))
+        .unwrap();
+    assert!(status.success());
+    assert_clean(&topo);
+}
