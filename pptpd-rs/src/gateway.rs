@@ -71,6 +71,7 @@ fn run(args: &Args) -> Result<()> {
             "pptpd-rs must run as root (it creates a TUN device, a raw GRE socket and firewall rules)"
         );
     }
+    raise_open_files_limit();
     let workers = match config.pptpd.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n as usize,
@@ -161,6 +162,18 @@ async fn serve(args: &Args, config: Config, data: Arc<DataPlane>) -> Result<()> 
     let _ = listener_task.await;
     drop(pidfile);
     Ok(())
+}
+
+/// Each session holds a TCP connection: lift the soft limit on open files to the hard one
+/// so that `connections` in the thousands is not cut short at 1024.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err()
+    {
+        warn!("cannot raise the open-files limit from {soft} to {hard}");
+    }
 }
 
 /// SIGHUP: re-reads the files; new sessions use them, live sessions are left alone.
