@@ -77,10 +77,12 @@ fn run(args: &Args) -> Result<()> {
         n => n as usize,
     };
     let mtu = Settings::tun_mtu(&config);
-    let tun_queues = tun_device::create(&config.pptpd.tun, mtu, workers)?;
+    let offload = config.pptpd.tun_offload;
+    let tun_queues = tun_device::create(&config.pptpd.tun, mtu, workers, offload)?;
     info!(
-        "TUN device {} up, MTU {mtu}, {workers} queue(s)",
-        config.pptpd.tun
+        "TUN device {} up, MTU {mtu}, {workers} queue(s), offload {}",
+        config.pptpd.tun,
+        if offload { "on" } else { "off" }
     );
 
     let egress = match &nat_config {

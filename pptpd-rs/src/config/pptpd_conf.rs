@@ -128,6 +128,9 @@ pub struct PptpdConf {
     pub firewall: FirewallBackend,
     /// `workers N` (pptpd-rs): data-path threads; 0 (the default) = one per core.
     pub workers: u32,
+    /// `tun-offload yes|no` (pptpd-rs): virtio-net headers with TSO/USO on the TUN device
+    /// (default yes); `no` for kernels that mishandle large offloaded writes.
+    pub tun_offload: bool,
 }
 
 impl Default for PptpdConf {
@@ -155,6 +158,7 @@ impl Default for PptpdConf {
             snat_to: None,
             firewall: FirewallBackend::Auto,
             workers: 0,
+            tun_offload: true,
         }
     }
 }
@@ -393,6 +397,11 @@ impl PptpdConf {
                         .map_err(invalid)?;
                 }
                 "egress" => conf.egress = Some(line.interface().map_err(invalid)?),
+                "tun-offload" => {
+                    conf.tun_offload = line
+                        .choice(&[("yes", true), ("no", false)], "yes, no")
+                        .map_err(invalid)?;
+                }
                 "snat-to" => {
                     let address = line.address().map_err(invalid)?;
                     if !is_unicast_host(address) {
@@ -584,6 +593,7 @@ mod tests {
              snat-to 203.0.113.7\n\
              firewall iptables\n\
              workers 4\n\
+             tun-offload no\n\
              localip 10.9.0.1\n\
              remoteip 10.9.0.2-200\n",
         );
@@ -603,6 +613,7 @@ mod tests {
         assert_eq!(conf.egress.as_deref(), Some("ens5"));
         assert_eq!(conf.snat_to, Some(Ipv4Addr::new(203, 0, 113, 7)));
         assert_eq!(conf.firewall, FirewallBackend::Iptables);
+        assert!(!conf.tun_offload);
         assert_eq!(conf.workers, 4);
         assert_eq!(conf.remoteip.len(), 199);
     }

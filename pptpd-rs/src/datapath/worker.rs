@@ -28,6 +28,8 @@ use super::tun_device::TunQueue;
 use super::wake::Wake;
 use super::{Command, DataEvent, EventSender};
 
+/// Packets one offloaded TUN read may split into (a 64 KiB train of TCP segments fits).
+const STAGING: usize = tun_rs::IDEAL_BATCH_SIZE;
 /// How long an acknowledgement may wait for a data packet to ride on.
 const ACK_DELAY: Duration = Duration::from_millis(1);
 /// Turns of GRE batches or TUN reads before the loop looks at the other side.
@@ -62,6 +64,8 @@ pub struct Worker {
     handoff: Arc<Handoff>,
     peers: Vec<Arc<Handoff>>,
     acks: Vec<u32>,
+    staging: Box<[u8]>,
+    staging_sizes: Box<[usize]>,
 }
 
 impl Worker {
@@ -90,6 +94,8 @@ impl Worker {
             handoff,
             peers,
             acks: Vec::new(),
+            staging: vec![0u8; STAGING * SLOT_SIZE].into_boxed_slice(),
+            staging_sizes: vec![0usize; STAGING].into_boxed_slice(),
         }
     }
 
@@ -246,6 +252,9 @@ impl Worker {
             for i in 0..n {
                 self.upstream_one(i, now, now_secs);
             }
+            if let Err(e) = self.tun.flush() {
+                debug!(worker = self.index, "TUN write failed: {e}");
+            }
             if n < BATCH {
                 break;
             }
@@ -308,6 +317,9 @@ impl Worker {
 
     /// TUN → GRE. Returns whether anything was read.
     fn downstream(&mut self, now: Instant) -> bool {
+        if self.tun.offload() {
+            return self.downstream_offload(now);
+        }
         let now_secs = self.now_secs(now);
         let mut any = false;
         for _ in 0..BURST * BATCH {
@@ -337,6 +349,65 @@ impl Worker {
             } else if let Some(peer) = self.peers.get(route.owner) {
                 let packet = &buf[HEADROOM..HEADROOM + n];
                 peer.push(route.call_id, packet);
+            }
+        }
+        any
+    }
+
+    /// TUN → GRE with offload: each read may bring a train of segments, split
+    /// into the staging slots and copied into send slots as they are encrypted.
+    fn downstream_offload(&mut self, now: Instant) -> bool {
+        let now_secs = self.now_secs(now);
+        let mut any = false;
+        for _ in 0..BURST * 4 {
+            let n = {
+                let mut chunks = self.staging.chunks_exact_mut(SLOT_SIZE);
+                let mut bufs: [&mut [u8]; STAGING] =
+                    std::array::from_fn(|_| chunks.next().unwrap_or_default());
+                match self
+                    .tun
+                    .recv_batch(&mut bufs, &mut self.staging_sizes, HEADROOM)
+                {
+                    Ok(n) => n,
+                    Err(e) => {
+                        warn!(worker = self.index, "TUN read failed: {e}");
+                        return any;
+                    }
+                }
+            };
+            if n == 0 {
+                return any;
+            }
+            any = true;
+            for k in 0..n {
+                if self.send.is_full() {
+                    self.flush();
+                }
+                let len = self.staging_sizes[k];
+                let at = k * SLOT_SIZE + HEADROOM;
+                let Some(packet) = self.staging.get(at..at + len) else {
+                    continue;
+                };
+                let Some(dst) = ipv4_destination(packet) else {
+                    continue;
+                };
+                let Some(route) = self.routes.get(&dst).copied() else {
+                    continue;
+                };
+                if route.owner != self.index {
+                    if let Some(peer) = self.peers.get(route.owner) {
+                        peer.push(route.call_id, packet);
+                    }
+                    continue;
+                }
+                let Some(buf) = self.send.slot() else {
+                    continue;
+                };
+                let Some(dst_area) = buf.get_mut(HEADROOM..HEADROOM + len) else {
+                    continue;
+                };
+                dst_area.copy_from_slice(packet);
+                self.encapsulate_in_slot(route.call_id, len, now_secs);
             }
         }
         any
