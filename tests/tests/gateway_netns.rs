@@ -58,14 +58,27 @@ fn tcp_and_udp_through_the_tunnel_and_nat_arrive_intact_from_the_egress_address(
     {
         return;
     }
+    // The default: the TUN device with virtio-net headers and offloads.
+    traffic_through_the_tunnel(GatewayConfig::default());
+}
+
+#[test]
+fn the_same_traffic_passes_with_a_plain_tun_device_and_two_workers() {
+    if !require_root("the_same_traffic_passes_with_a_plain_tun_device_and_two_workers") {
+        return;
+    }
+    traffic_through_the_tunnel(
+        GatewayConfig::default()
+            .conf("tun-offload no")
+            .conf("workers 2"),
+    );
+}
+
+/// Bulk TCP down, checksummed UDP both ways, only the egress address seen outside, and a
+/// clean hang-up that gives everything back.
+fn traffic_through_the_tunnel(config: GatewayConfig) {
     let topo = Topology::builder().vpc_clients(1).build().unwrap();
-    let mut gateway = Gateway::start(
-        gateway_bin!(),
-        topo.gw(),
-        topo.workdir(),
-        &GatewayConfig::default(),
-    )
-    .unwrap();
+    let mut gateway = Gateway::start(gateway_bin!(), topo.gw(), topo.workdir(), &config).unwrap();
     let blob = Blob::new(8_000_000, 3);
     let http_log = topo.path("http.log");
     let udp_log = topo.path("udp.log");
