@@ -12,6 +12,7 @@ use std::ops::{Deref, Range};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use mschap::MppeStartKeys;
 use ppp_core::MppePolicy;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -289,6 +290,26 @@ impl Tunnel {
     /// Data-channel counters.
     pub fn stats(&self) -> DataStats {
         self.sender.shared.session().stats()
+    }
+
+    /// Our MPPE start keys, if MPPE is on (see [`ClientSession::mppe_start_keys`]): with
+    /// [`mppe_coherency_count`](Self::mppe_coherency_count) and
+    /// [`reserve_gre_sequence`](Self::reserve_gre_sequence), what a benchmark needs to build
+    /// this tunnel's data packets itself and to check the server's.
+    pub fn mppe_start_keys(&self) -> Option<MppeStartKeys> {
+        self.sender.shared.session().mppe_start_keys()
+    }
+
+    /// The coherency count of our next MPPE packet, if MPPE is on.
+    pub fn mppe_coherency_count(&self) -> Option<u16> {
+        self.sender.shared.session().mppe_coherency_count()
+    }
+
+    /// Sets aside `count` GRE sequence numbers (below 2^31), starting with the returned one, for
+    /// data packets the caller sends itself on this call; the tunnel's own packets continue
+    /// after them (see [`ClientSession::reserve_gre_sequence`]).
+    pub fn reserve_gre_sequence(&self, count: u32) -> u32 {
+        self.sender.shared.session().reserve_gre_sequence(count)
     }
 
     /// How the tunnel ended, if it has.

@@ -329,3 +329,36 @@ fn the_mux_keeps_gre_from_other_sources_and_calls_out() {
         assert_eq!(mux.sessions(), 1);
     });
 }
+
+#[test]
+fn an_attached_filter_keeps_rejected_datagrams_from_the_mux() {
+    in_private_netns(|| async {
+        let mux = GreMux::open().unwrap();
+        let mut here = mux.register(LOCALHOST).unwrap();
+        let packet = |payload: &[u8]| {
+            let mut gre = vec![0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 0, 0, 0, 0, 1];
+            gre[4..6].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+            gre[6..8].copy_from_slice(&here.call_id().0.to_be_bytes());
+            gre.extend_from_slice(payload);
+            gre
+        };
+        // Keep IPv4 datagrams of at most 40 bytes (BPF_LD|BPF_W|BPF_LEN, JGT, RET).
+        mux.attach_filter(&[
+            socket2::SockFilter::new(0x80, 0, 0, 0),
+            socket2::SockFilter::new(0x25, 1, 0, 40),
+            socket2::SockFilter::new(0x06, 0, 0, u32::MAX),
+            socket2::SockFilter::new(0x06, 0, 0, 0),
+        ])
+        .unwrap();
+        let long = packet(&[
+            0xff, 0x03, 0x00, 0xfd, 0x90, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+        ]);
+        let short = packet(&[0xff, 0x03, 0xc0, 0x21]);
+        mux.send(LOCALHOST, &long).await.unwrap();
+        mux.send(LOCALHOST, &short).await.unwrap();
+        assert_eq!(here.recv().await.unwrap(), short);
+        let stats = mux.stats();
+        assert_eq!(stats.received, 1, "the long datagram never reached the mux");
+        assert_eq!(stats.sent, 2);
+    });
+}

@@ -502,3 +502,48 @@ fn garbage_from_the_server_never_panics() {
         "{closure}"
     );
 }
+
+#[test]
+fn an_outside_sender_continues_the_data_channel_with_the_start_keys_and_reserved_numbers() {
+    use mschap::{MppeDecryptor, MppeEncryptor};
+    use pptp_proto::gre::GreHeader;
+
+    let mut wire = up_wire();
+    let keys = wire.client.mppe_start_keys().expect("MPPE is on");
+    let config = wire.up().unwrap().mppe.unwrap();
+    assert_eq!(wire.client.mppe_coherency_count(), Some(0));
+    let first = wire.client.reserve_gre_sequence(1000);
+
+    // A packet built outside the session (as a benchmark's generator does): the reserved
+    // number, MPPE count 0 under our send key. The server takes it as the session's own.
+    let datagram = icmp_echo(CLIENT_PPP, SERVER_PPP, 7);
+    let mut inner = [&[0x00, 0x21][..], &datagram].concat();
+    let mppe = MppeEncryptor::new(&keys.send, config).encrypt(&mut inner);
+    let frame = [&[0xff, 0x03, 0x00, 0xfd][..], &mppe, &inner].concat();
+    let header = GreHeader::data(SERVER_CALL_ID, frame.len() as u16, first, None);
+    let mut gre = vec![0; header.len()];
+    header.emit(&mut gre).unwrap();
+    gre.extend_from_slice(&frame);
+    wire.server.handle_gre(wire.now, &gre);
+    assert_eq!(wire.server.log.last(), Some(&Sent::Ip(datagram)));
+
+    // The receive key decrypts what the server sends.
+    let reply = icmp_echo(SERVER_PPP, CLIENT_PPP, 7);
+    wire.server.send_ip(&reply);
+    let sent = wire.server.gre_out.pop_back().expect("the server sent it");
+    let (_, payload) = GreHeader::parse_packet(&sent).unwrap();
+    let mut packet = payload[4..].to_vec();
+    let plain = MppeDecryptor::new(&keys.recv, config)
+        .decrypt(&mut packet)
+        .unwrap();
+    assert_eq!(plain[2..], reply[..]);
+
+    // The session's own next packet is numbered after the reserved block.
+    let mut out = Vec::new();
+    wire.client
+        .encapsulate_ip(&icmp_echo(CLIENT_PPP, SERVER_PPP, 8), &mut out)
+        .unwrap();
+    let (header, _) = GreHeader::parse_packet(&out).unwrap();
+    assert_eq!(header.seq, Some(first.wrapping_add(1000)));
+    assert_eq!(wire.client.mppe_coherency_count(), Some(1));
+}

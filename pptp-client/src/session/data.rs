@@ -118,6 +118,23 @@ impl DataChannel {
         }
     }
 
+    /// The coherency count of our next MPPE packet, if MPPE is on.
+    pub(crate) fn coherency_count(&self) -> Option<u16> {
+        match &self.crypto {
+            Crypto::Mppe { encryptor, .. } => Some(encryptor.coherency_count()),
+            _ => None,
+        }
+    }
+
+    /// Hands the next `count` sequence numbers to the caller (returns the first); our own next
+    /// packet gets the number after them.
+    pub(crate) fn reserve_sequence(&mut self, count: u32) -> u32 {
+        let first = self.sender.next_seq();
+        // The acknowledgement bookkeeping restarts; the client does not use it for a window.
+        self.sender = GreSender::starting_at(first.wrapping_add(count));
+        first
+    }
+
     /// Whether MPPE protects the data.
     pub(crate) fn is_encrypted(&self) -> bool {
         matches!(self.crypto, Crypto::Mppe { .. })

@@ -25,7 +25,7 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use mschap::MppeConfig;
+use mschap::{MppeConfig, MppeStartKeys};
 use ppp_core::chap::ChapPacket;
 use ppp_core::{Event as LinkEvent, Link, LinkConfig, MppePolicy, Phase, PppFrame, Protocol};
 use pptp_proto::CallId;
@@ -225,6 +225,7 @@ pub struct ClientSession<R: RngCore> {
     linger_deadline: Option<Instant>,
     lingered: bool,
     mppe: Option<MppeConfig>,
+    mppe_keys: Option<MppeStartKeys>,
     info: Option<LinkInfo>,
     early_gre: Vec<Vec<u8>>,
     control_out: VecDeque<Vec<u8>>,
@@ -266,6 +267,7 @@ impl<R: RngCore> ClientSession<R> {
             linger_deadline: None,
             lingered: false,
             mppe: None,
+            mppe_keys: None,
             info: None,
             early_gre: Vec::new(),
             control_out: VecDeque::new(),
@@ -481,6 +483,29 @@ impl<R: RngCore> ClientSession<R> {
     /// Data channel counters.
     pub fn stats(&self) -> DataStats {
         self.data.stats()
+    }
+
+    /// Our MPPE start keys (RFC 3079 §3.3; `send` keys what we send, `recv` what the server
+    /// sends), once CCP has opened with MPPE. For benchmarks and tests that build or check data
+    /// packets outside the session: with [`mppe_coherency_count`](Self::mppe_coherency_count)
+    /// and [`reserve_gre_sequence`](Self::reserve_gre_sequence) they can continue our side of
+    /// the data channel exactly where the session stands.
+    pub fn mppe_start_keys(&self) -> Option<MppeStartKeys> {
+        self.mppe_keys
+    }
+
+    /// The coherency count our next MPPE packet will carry (0 until we send data), once MPPE
+    /// is on.
+    pub fn mppe_coherency_count(&self) -> Option<u16> {
+        self.data.coherency_count()
+    }
+
+    /// Sets aside `count` GRE sequence numbers, starting with the returned one, for data
+    /// packets the caller sends itself on this call (a benchmark's packet generator); the
+    /// session's own next packet is numbered after them, so that the server, which drops
+    /// numbers from the past (RFC 2637 §4.2), still accepts it. `count` must stay below 2^31.
+    pub fn reserve_gre_sequence(&mut self, count: u32) -> u32 {
+        self.data.reserve_sequence(count)
     }
 
     // ----- internals ------------------------------------------------------------------------
@@ -713,6 +738,7 @@ impl<R: RngCore> ClientSession<R> {
                 };
                 self.data.set_mppe(&send, &recv, config);
                 self.mppe = Some(config);
+                self.mppe_keys = Some(MppeStartKeys { send, recv });
             }
             LinkEvent::MppeResetRequested => self.data.reset_encryptor(),
             LinkEvent::LinkUp { local, peer, dns } => {

@@ -105,7 +105,7 @@ impl Worker {
         loop {
             self.wake.begin_turn();
             let mut busy = false;
-            match self.apply_commands(now) {
+            match self.apply_commands() {
                 Ok(did) => busy |= did,
                 Err(()) => break,
             }
@@ -140,7 +140,7 @@ impl Worker {
     }
 
     /// Applies queued commands; `Err` means stop.
-    fn apply_commands(&mut self, now: Instant) -> Result<bool, ()> {
+    fn apply_commands(&mut self) -> Result<bool, ()> {
         let mut did = false;
         loop {
             let command = match self.commands.try_recv() {
@@ -232,7 +232,6 @@ impl Worker {
                 }
                 Command::Stop => return Err(()),
             }
-            let _ = now;
         }
     }
 
