@@ -22,7 +22,9 @@ pub use chap_v2::{
     verify_authenticator_response, verify_nt_response,
 };
 pub use error::MppeError;
-pub use mppe::{MPPE_HEADER_LEN, MppeConfig, MppeDecryptor, MppeEncryptor, MppeHeader};
+pub use mppe::{
+    MPPE_HEADER_LEN, MppeConfig, MppeDecryptor, MppeEncryptor, MppeHeader, RECENT_KEYS,
+};
 pub use mppe_keys::{
     KeyRole, MppeStartKeys, MppeStrength, asymmetric_start_key, initial_session_key, master_key,
     start_keys,

@@ -1,7 +1,7 @@
 //! Stateless MPPE (RFC 3078 §7.1, §8.1) between our own encryptor and decryptor: a new key for
 //! every coherency count, catch-up over skipped counts, late packets dropped, the 4096 wrap.
 
-use mschap::{MppeConfig, MppeDecryptor, MppeEncryptor, MppeError, MppeStrength};
+use mschap::{MppeConfig, MppeDecryptor, MppeEncryptor, MppeError, MppeStrength, RECENT_KEYS};
 
 const START_KEY: [u8; 16] = *b"0123456789abcdef";
 const STRENGTHS: [MppeStrength; 3] = [
@@ -105,28 +105,48 @@ fn skipped_counts_are_caught_up() {
 }
 
 #[test]
-fn late_and_duplicate_packets_are_dropped_without_losing_sync() {
+fn late_packets_within_the_recent_keys_decrypt_and_older_ones_are_dropped() {
     let config = stateless(MppeStrength::Bits128);
     let mut encryptor = MppeEncryptor::new(&START_KEY, config);
     let mut decryptor = MppeDecryptor::new(&START_KEY, config);
-    let packets = encrypt_packets(&mut encryptor, 6);
+    let total = usize::from(RECENT_KEYS) + 10;
+    let packets = encrypt_packets(&mut encryptor, total);
     for index in [0, 2, 3] {
         decryptor.decrypt(&mut packets[index].clone()).unwrap();
     }
-    // Packet 1 arrives after 3 (reordered), then 3 again (duplicated).
+    // Packet 1 arrives after 3 (reordered): its count's key was remembered.
     assert_eq!(
-        decryptor.decrypt(&mut packets[1].clone()),
-        Err(MppeError::Late { count: 1 })
+        decryptor.decrypt(&mut packets[1].clone()).unwrap(),
+        payload(1).as_slice()
     );
+    // The newest count again (a duplicate the GRE layer would have caught): dropped.
     assert_eq!(
         decryptor.decrypt(&mut packets[3].clone()),
         Err(MppeError::Late { count: 3 })
     );
-    let mut packet = packets[5].clone();
+    // None of that disturbed the running state.
+    let last = total - 1;
+    let mut packet = packets[last].clone();
     assert_eq!(
         decryptor.decrypt(&mut packet).unwrap(),
-        payload(5).as_slice()
+        payload(last).as_slice()
     );
+    // Counts within the last RECENT_KEYS still decrypt; older ones are late.
+    let oldest_kept = last - usize::from(RECENT_KEYS) + 1;
+    assert_eq!(
+        decryptor
+            .decrypt(&mut packets[oldest_kept].clone())
+            .unwrap(),
+        payload(oldest_kept).as_slice()
+    );
+    let too_old = oldest_kept - 1;
+    assert_eq!(
+        decryptor.decrypt(&mut packets[too_old].clone()),
+        Err(MppeError::Late {
+            count: too_old as u16
+        })
+    );
+    assert_eq!(decryptor.expected_coherency_count(), total as u16);
 }
 
 #[test]

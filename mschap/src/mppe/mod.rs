@@ -13,12 +13,15 @@
 //! Nothing here allocates: each call works on the caller's buffer.
 
 mod header;
+mod recent_keys;
 mod session_key;
 
 pub use header::{MPPE_HEADER_LEN, MppeHeader};
+pub use recent_keys::RECENT_KEYS;
 
 use header::{COUNT_MASK, COUNT_SPACE};
-use session_key::SessionKey;
+use recent_keys::RecentKeys;
+use session_key::{SessionKey, rc4_with_key};
 
 use crate::error::MppeError;
 use crate::mppe_keys::MppeStrength;
@@ -133,6 +136,8 @@ pub struct MppeDecryptor {
     expected_count: u16,
     /// Stateful mode only: packets were lost and everything is discarded until a flushed packet.
     discarding: bool,
+    /// Stateless mode only: the keys of the last counts, for packets that arrive late.
+    recent: Option<Box<RecentKeys>>,
 }
 
 impl MppeDecryptor {
@@ -144,6 +149,7 @@ impl MppeDecryptor {
             stateless: config.stateless,
             expected_count: 0,
             discarding: false,
+            recent: config.stateless.then(|| Box::new(RecentKeys::new())),
         }
     }
 
@@ -166,6 +172,9 @@ impl MppeDecryptor {
             return Err(MppeError::Compressed);
         }
         if self.stateless {
+            if self.decrypt_late(header, packet)? {
+                return Ok(&mut packet[MPPE_HEADER_LEN..]);
+            }
             self.sync_stateless(header)?;
         } else {
             self.sync_stateful(header)?;
@@ -187,11 +196,37 @@ impl MppeDecryptor {
         if skipped > FORWARD_WINDOW {
             return Err(MppeError::Late { count });
         }
-        for _ in 0..=skipped {
+        for step in 0..=skipped {
             self.key.rekey();
+            if let Some(recent) = &mut self.recent {
+                recent.record((self.expected_count + step) & COUNT_MASK, self.key.key());
+            }
         }
         self.expected_count = (count + 1) & COUNT_MASK;
         Ok(())
+    }
+
+    /// Stateless mode: a packet whose count is behind the last one decrypted is decrypted in
+    /// place with that count's remembered key, leaving the current state alone (`Ok(true)`);
+    /// one too old is [`MppeError::Late`]; a packet that is not behind is left to the normal
+    /// path (`Ok(false)`).
+    fn decrypt_late(&self, header: MppeHeader, packet: &mut [u8]) -> Result<bool, MppeError> {
+        let count = header.coherency_count;
+        if count_distance(count, self.expected_count) <= FORWARD_WINDOW {
+            return Ok(false);
+        }
+        if !header.flushed {
+            return Err(MppeError::FlushedBitMissing);
+        }
+        let key_len = self.key.key().len();
+        let key = self
+            .recent
+            .as_ref()
+            .and_then(|r| r.get(count))
+            .ok_or(MppeError::Late { count })?;
+        let ciphertext = &mut packet[MPPE_HEADER_LEN..];
+        rc4::StreamCipher::apply_keystream(&mut rc4_with_key(&key[..key_len]), ciphertext);
+        Ok(true)
     }
 
     /// Stateful mode (RFC 3078 §8.2): detect loss, discard until a flushed packet, and on it

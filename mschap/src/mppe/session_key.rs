@@ -28,7 +28,7 @@ pub(crate) struct SessionKey {
 }
 
 /// RC4 keyed with `key`.
-fn rc4_with_key(key: &[u8]) -> Rc4 {
+pub(crate) fn rc4_with_key(key: &[u8]) -> Rc4 {
     // Our keys are 8 or 16 bytes long; RC4 accepts 1..=256.
     Rc4::new_from_slice(key).expect("MPPE key lengths are 8 or 16 bytes, within RC4's 1..=256")
 }
@@ -62,7 +62,6 @@ impl SessionKey {
     }
 
     /// The current session key (8 or 16 bytes).
-    #[cfg(test)]
     pub(crate) fn key(&self) -> &[u8] {
         &self.sha_input[self.session_range()]
     }

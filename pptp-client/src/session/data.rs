@@ -180,7 +180,11 @@ impl DataChannel {
             self.sender.acknowledged(ack);
         }
         if let Some(seq) = header.seq {
-            if self.receiver.receive(seq) != SequenceVerdict::Accept {
+            // Overtaken packets within the window are delivered, as the gateway does.
+            if !matches!(
+                self.receiver.receive(seq),
+                SequenceVerdict::Accept | SequenceVerdict::Reordered
+            ) {
                 self.stats.late += 1;
                 return Decapsulated::Nothing;
             }
@@ -437,22 +441,32 @@ mod tests {
     fn late_duplicate_foreign_and_malformed_packets_are_dropped() {
         let mut channel = channel();
         let now = Instant::now();
-        let mut first = gre(Some(9), None, &hex!("ff03c021 09010008 00000000"));
+        let mut first = gre(Some(100), None, &hex!("ff03c021 09010008 00000000"));
         assert!(matches!(
             channel.decapsulate(now, &mut first.clone()),
             Decapsulated::Control(_)
         ));
         assert_eq!(channel.decapsulate(now, &mut first), Decapsulated::Nothing);
-        let mut late = gre(Some(8), None, &hex!("ff03c021 09010008 00000000"));
+        // Overtaken within the reorder window: delivered once.
+        let mut reordered = gre(Some(99), None, &hex!("ff03c021 09010008 00000000"));
+        assert!(matches!(
+            channel.decapsulate(now, &mut reordered.clone()),
+            Decapsulated::Control(_)
+        ));
+        assert_eq!(
+            channel.decapsulate(now, &mut reordered),
+            Decapsulated::Nothing
+        );
+        let mut late = gre(Some(100 - 65), None, &hex!("ff03c021 09010008 00000000"));
         assert_eq!(channel.decapsulate(now, &mut late), Decapsulated::Nothing);
-        assert_eq!(channel.stats().late, 2);
-        let mut foreign = gre(Some(10), None, &hex!("ff03c021 09010008 00000000"));
+        assert_eq!(channel.stats().late, 3);
+        let mut foreign = gre(Some(101), None, &hex!("ff03c021 09010008 00000000"));
         foreign[7] ^= 1; // another Call ID
         assert_eq!(
             channel.decapsulate(now, &mut foreign),
             Decapsulated::Nothing
         );
-        let mut truncated = gre(Some(11), None, &hex!("ff03c021 09010008 00000000"));
+        let mut truncated = gre(Some(102), None, &hex!("ff03c021 09010008 00000000"));
         truncated.truncate(14);
         assert_eq!(
             channel.decapsulate(now, &mut truncated),

@@ -22,7 +22,9 @@ pub mod ipv4;
 pub mod sequence;
 
 pub use crate::gre::ipv4::Ipv4Envelope;
-pub use crate::gre::sequence::{GreReceiver, GreSender, SequenceVerdict, seq_after};
+pub use crate::gre::sequence::{
+    GreReceiver, GreSender, REORDER_WINDOW, SequenceVerdict, seq_after,
+};
 
 use crate::call_id::CallId;
 use crate::error::GreError;

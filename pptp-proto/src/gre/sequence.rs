@@ -137,14 +137,24 @@ impl GreSender {
     }
 }
 
+/// How far behind the highest sequence number a packet may arrive and still be delivered.
+///
+/// Reordering happens (the design notes); the Linux kernel and accel-ppp drop every late packet
+/// and poptop buffers 0.3 s. We deliver a late packet within this window once (IP copes with
+/// the order, TCP better than with a loss), and drop anything older or already seen, as IPsec's
+/// anti-replay window does (RFC 4303 §3.4.3).
+pub const REORDER_WINDOW: u32 = 64;
+
 /// What to do with a received data packet, by its sequence number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SequenceVerdict {
     /// In order (or after a gap): deliver it.
     Accept,
-    /// Older than the highest number already received: drop it.
+    /// Behind the highest number but within [`REORDER_WINDOW`] and not seen before: deliver it.
+    Reordered,
+    /// Older than the window: drop it.
     Late,
-    /// The same number as the highest already received: drop it.
+    /// A number already received: drop it.
     Duplicate,
 }
 
@@ -158,6 +168,8 @@ pub struct GreReceiver {
     acked: Option<u32>,
     /// Sequence numbers skipped over by accepted packets (lost or reordered).
     gaps: u64,
+    /// Bit `k` set: `highest - 1 - k` was received (the reorder window).
+    seen: u64,
 }
 
 impl GreReceiver {
@@ -167,6 +179,7 @@ impl GreReceiver {
             highest: None,
             acked: None,
             gaps: 0,
+            seen: 0,
         }
     }
 
@@ -180,12 +193,29 @@ impl GreReceiver {
             }
             Some(highest) if seq == highest => SequenceVerdict::Duplicate,
             Some(highest) if seq_after(seq, highest) => {
-                let skipped = seq.wrapping_sub(highest) - 1;
-                self.gaps = self.gaps.saturating_add(u64::from(skipped));
+                let ahead = seq.wrapping_sub(highest);
+                self.gaps = self.gaps.saturating_add(u64::from(ahead - 1));
+                // The old highest becomes bit `ahead - 1`; older bits move along with it.
+                self.seen = if ahead > REORDER_WINDOW {
+                    0
+                } else {
+                    ((self.seen << 1) | 1).checked_shl(ahead - 1).unwrap_or(0)
+                };
                 self.highest = Some(seq);
                 SequenceVerdict::Accept
             }
-            Some(_) => SequenceVerdict::Late,
+            Some(highest) => {
+                let behind = highest.wrapping_sub(seq);
+                if behind > REORDER_WINDOW {
+                    return SequenceVerdict::Late;
+                }
+                let bit = 1u64 << (behind - 1);
+                if self.seen & bit != 0 {
+                    return SequenceVerdict::Duplicate;
+                }
+                self.seen |= bit;
+                SequenceVerdict::Reordered
+            }
         }
     }
 
@@ -289,11 +319,51 @@ mod tests {
         assert_eq!(receiver.receive(u32::MAX), SequenceVerdict::Accept);
         assert_eq!(receiver.receive(1), SequenceVerdict::Accept);
         assert_eq!(receiver.gaps(), 1, "0 was skipped");
-        assert_eq!(receiver.receive(0), SequenceVerdict::Late);
-        assert_eq!(receiver.receive(u32::MAX), SequenceVerdict::Late);
+        // 0 arrives late but within the window: delivered once.
+        assert_eq!(receiver.receive(0), SequenceVerdict::Reordered);
+        assert_eq!(receiver.receive(0), SequenceVerdict::Duplicate);
+        assert_eq!(receiver.receive(u32::MAX), SequenceVerdict::Duplicate);
         assert_eq!(receiver.receive(1), SequenceVerdict::Duplicate);
         assert_eq!(receiver.receive(2), SequenceVerdict::Accept);
         assert_eq!(receiver.highest(), Some(2));
+        // Older than the window: late.
+        assert_eq!(
+            receiver.receive(2u32.wrapping_sub(REORDER_WINDOW + 1)),
+            SequenceVerdict::Late
+        );
+    }
+
+    #[test]
+    fn the_reorder_window_delivers_each_late_packet_once() {
+        let mut receiver = GreReceiver::new();
+        assert_eq!(receiver.receive(100), SequenceVerdict::Accept);
+        assert_eq!(receiver.receive(110), SequenceVerdict::Accept);
+        for seq in (101..110).rev() {
+            assert_eq!(receiver.receive(seq), SequenceVerdict::Reordered, "{seq}");
+        }
+        for seq in 100..=110 {
+            assert_eq!(receiver.receive(seq), SequenceVerdict::Duplicate, "{seq}");
+        }
+        // The window follows the highest number: 110 + 64 makes 110 the oldest remembered.
+        assert_eq!(
+            receiver.receive(110 + REORDER_WINDOW),
+            SequenceVerdict::Accept
+        );
+        assert_eq!(receiver.receive(110), SequenceVerdict::Duplicate);
+        assert_eq!(receiver.receive(109), SequenceVerdict::Late);
+        assert_eq!(receiver.receive(111), SequenceVerdict::Reordered);
+        // A jump past the whole window forgets it.
+        assert_eq!(receiver.receive(1000), SequenceVerdict::Accept);
+        assert_eq!(receiver.receive(999), SequenceVerdict::Reordered);
+        assert_eq!(
+            receiver.receive(1000 - REORDER_WINDOW),
+            SequenceVerdict::Reordered
+        );
+        assert_eq!(
+            receiver.receive(1000 - REORDER_WINDOW - 1),
+            SequenceVerdict::Late
+        );
+        assert_eq!(receiver.highest(), Some(1000));
     }
 
     #[test]

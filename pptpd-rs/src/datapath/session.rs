@@ -179,7 +179,10 @@ impl DataSession {
         if let Some(seq) = header.seq {
             match self.rx.receive(seq) {
                 SequenceVerdict::Accept => self.ack_owed = true,
-                _ => {
+                // Overtaken on the way but within the window: deliver it (MPPE keeps the keys
+                // of recent coherency counts for it).
+                SequenceVerdict::Reordered => {}
+                SequenceVerdict::Late | SequenceVerdict::Duplicate => {
                     SessionStats::count(&self.stats.dropped, 1);
                     return Upstream::Drop(DropReason::Late);
                 }
@@ -445,13 +448,18 @@ mod tests {
     }
 
     #[test]
-    fn a_replayed_or_late_sequence_number_is_dropped() {
+    fn a_reordered_packet_is_delivered_once_and_a_replay_never() {
         let mut session = server_session();
         assert!(matches!(
             feed(&mut session, &FRAME_52).0,
             Upstream::ToTun { .. }
         ));
-        // Frame 49 has an older sequence number (and coherency count): late.
+        // Frame 49 was overtaken by 52 (older sequence number and coherency count).
+        let (verdict, gre) = feed(&mut session, &FRAME_49);
+        let Upstream::ToTun { start, .. } = verdict else {
+            panic!("{verdict:?}")
+        };
+        assert_eq!(&gre[start + 12..start + 20], &hex!("c0a800eac0a80001"));
         assert_eq!(
             feed(&mut session, &FRAME_49).0,
             Upstream::Drop(DropReason::Late)
@@ -460,6 +468,7 @@ mod tests {
             feed(&mut session, &FRAME_52).0,
             Upstream::Drop(DropReason::Late)
         );
+        assert_eq!(session.stats.rx_packets.load(Ordering::Relaxed), 2);
     }
 
     #[test]
