@@ -12,6 +12,7 @@
 pub mod clients;
 pub mod cpu;
 pub mod crypto_bound;
+pub mod drops;
 pub mod error;
 pub mod gateway_run;
 pub mod gre_frame;
