@@ -36,6 +36,7 @@ const SHUTDOWN_WAIT: Duration = Duration::from_millis(4000);
 pub fn main() -> ExitCode {
     let args = Args::parse();
     crate::logging::init(args.debug);
+    unblock_signals();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -72,6 +73,16 @@ fn run(args: &Args) -> Result<()> {
         );
     }
     raise_open_files_limit();
+    // Our signal handlers go in before anything needs undoing: a SIGTERM that arrives while
+    // the rules are being installed is then answered by a clean shutdown, not by the
+    // default action that would leave them behind.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let signals = {
+        let _context = runtime.enter();
+        Signals::register()?
+    };
     let workers = match config.pptpd.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n as usize,
@@ -97,10 +108,7 @@ fn run(args: &Args) -> Result<()> {
     };
 
     let data = Arc::new(DataPlane::start(tun_queues, config.pptpd.listen)?);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let result = runtime.block_on(serve(args, config, data.clone()));
+    let result = runtime.block_on(serve(args, config, data.clone(), signals));
     data.stop();
     if let Some(egress) = egress
         && let Err(e) = egress.remove()
@@ -110,7 +118,30 @@ fn run(args: &Args) -> Result<()> {
     result
 }
 
-async fn serve(args: &Args, config: Config, data: Arc<DataPlane>) -> Result<()> {
+/// SIGTERM, SIGINT and SIGHUP, registered with the runtime.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (inside a runtime context); signals from now on are kept.
+    fn register() -> std::io::Result<Self> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
+async fn serve(
+    args: &Args,
+    config: Config,
+    data: Arc<DataPlane>,
+    mut signals: Signals,
+) -> Result<()> {
     let routes = Routes::connect(&config.pptpd.tun).await?;
     for &local in config.pptpd.localip.addresses() {
         routes
@@ -142,14 +173,11 @@ async fn serve(args: &Args, config: Config, data: Arc<DataPlane>) -> Result<()> 
     ));
     let listener_task = tokio::spawn(control::serve(listener, shared.clone()));
 
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = hup.recv() => reload(args, &shared),
+            _ = signals.term.recv() => break,
+            _ = signals.int.recv() => break,
+            _ = signals.hup.recv() => reload(args, &shared),
         }
     }
     info!("shutting down: telling {} client(s)", shared.sessions());
@@ -164,6 +192,19 @@ async fn serve(args: &Args, config: Config, data: Arc<DataPlane>) -> Result<()> 
     let _ = listener_task.await;
     drop(pidfile);
     Ok(())
+}
+
+/// A parent may start us with signals blocked (the mask is inherited across exec): SIGTERM,
+/// SIGINT and SIGHUP must reach our handlers, or a stop request would wait forever.
+fn unblock_signals() {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    let mut set = SigSet::empty();
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(signal);
+    }
+    if let Err(e) = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None) {
+        warn!("cannot unblock SIGTERM/SIGINT/SIGHUP: {e}");
+    }
 }
 
 /// Each session holds a TCP connection: lift the soft limit on open files to the hard one

@@ -385,3 +385,36 @@ fn sighup_gives_new_sessions_the_new_options_and_keeps_live_ones() {
     assert!(status.success());
     assert_clean(&topo);
 }
+
+#[test]
+fn a_gateway_started_with_sigterm_blocked_still_stops_on_it() {
+    if !require_root("a_gateway_started_with_sigterm_blocked_still_stops_on_it") {
+        return;
+    }
+    use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    // The signal mask is inherited across fork and exec: start the gateway from a thread that
+    // blocks SIGTERM, as some supervisors and harnesses do.
+    let mut gateway = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let mut set = SigSet::empty();
+                set.add(Signal::SIGTERM);
+                pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).unwrap();
+                Gateway::start(
+                    gateway_bin!(),
+                    topo.gw(),
+                    topo.workdir(),
+                    &GatewayConfig::default(),
+                )
+            })
+            .join()
+            .unwrap()
+    })
+    .unwrap();
+    let (status, _) = gateway
+        .stop(Signal::SIGTERM, Duration::from_secs(10))
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert_clean(&topo);
+}
