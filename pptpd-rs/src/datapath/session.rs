@@ -118,7 +118,6 @@ pub struct DataSession {
     tx: GreSender,
     rx: GreReceiver,
     crypto: Crypto,
-    ack_owed: bool,
 }
 
 impl DataSession {
@@ -138,7 +137,6 @@ impl DataSession {
             tx: GreSender::new(),
             rx: GreReceiver::new(),
             crypto: Crypto::Pending,
-            ack_owed: false,
         }
     }
 
@@ -164,7 +162,7 @@ impl DataSession {
 
     /// Whether an acknowledgement is owed to the peer.
     pub fn ack_owed(&self) -> bool {
-        self.ack_owed
+        self.rx.ack_pending().is_some()
     }
 
     /// Handles the GRE part of a datagram (everything after the IPv4 header).
@@ -178,7 +176,8 @@ impl DataSession {
     ) -> Upstream {
         if let Some(seq) = header.seq {
             match self.rx.receive(seq) {
-                SequenceVerdict::Accept => self.ack_owed = true,
+                // An acknowledgement becomes owed (the receiver keeps track of it).
+                SequenceVerdict::Accept => {}
                 // Overtaken on the way but within the window: deliver it (MPPE keeps the keys
                 // of recent coherency counts for it).
                 SequenceVerdict::Reordered => {}
@@ -306,16 +305,7 @@ impl DataSession {
 
     /// Builds an acknowledgement-only datagram in `slot` if one is owed.
     pub fn ack_only(&mut self, slot: &mut [u8]) -> Option<(usize, usize)> {
-        if !self.ack_owed {
-            return None;
-        }
-        let header = GreHeader {
-            payload_len: 0,
-            call_id: self.peer_call_id,
-            seq: None,
-            ack: self.rx.take_ack(),
-        };
-        self.ack_owed = false;
+        let header = self.rx.ack_header(self.peer_call_id)?;
         let len = header.emit(slot).ok()?;
         Some((0, len))
     }
@@ -326,12 +316,7 @@ impl DataSession {
         payload_start: usize,
         payload_len: usize,
     ) -> Option<(usize, usize)> {
-        let ack = if self.ack_owed {
-            self.rx.take_ack()
-        } else {
-            None
-        };
-        self.ack_owed = false;
+        let ack = self.rx.take_ack();
         let header = GreHeader {
             payload_len: u16::try_from(payload_len).ok()?,
             call_id: self.peer_call_id,

@@ -1,0 +1,5 @@
+//! cargo-fuzz target `ppp_link_server`: see [`pptpd_fuzz::ppp::ppp_link_server`].
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pptpd_fuzz::ppp::ppp_link_server(data));
