@@ -16,6 +16,7 @@ pub mod drops;
 pub mod error;
 pub mod gateway_run;
 pub mod gre_frame;
+pub mod interrupt;
 pub mod mmsg;
 pub mod mppe_chain;
 pub mod namespace;
