@@ -26,6 +26,10 @@ use tun_rs::{DeviceBuilder, GROTable, SyncDevice, VIRTIO_NET_HDR_LEN};
 /// The largest packet a read can return with offload (a 64 KiB segment train).
 const OFFLOAD_READ_SIZE: usize = VIRTIO_NET_HDR_LEN + 65535;
 
+/// Capacity of a write buffer: the virtio-net header twice (tun-rs's margin) and a 64 KiB
+/// train of coalesced segments.
+const COALESCE_CAPACITY: usize = 2 * VIRTIO_NET_HDR_LEN + 65535;
+
 /// What the offload mode keeps between calls: allocated once.
 struct Offload {
     read_buf: Box<[u8]>,
@@ -96,8 +100,9 @@ impl TunQueue {
             };
         };
         if o.used == o.pending.len() {
-            o.pending
-                .push(Vec::with_capacity(VIRTIO_NET_HDR_LEN + 2048));
+            // Room for a whole coalesced train: tun-rs's GRO only appends to a buffer whose
+            // capacity already holds it (pages are touched only as far as trains grow).
+            o.pending.push(Vec::with_capacity(COALESCE_CAPACITY));
         }
         let buf = &mut o.pending[o.used];
         buf.clear();
