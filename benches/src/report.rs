@@ -1,0 +1,810 @@
+//! The benchmark's results: the data (also written as JSON), the ratios and goals derived
+//! from it, and the table printed on stdout.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::crypto_bound::CryptoBound;
+use crate::sessions::SessionsReport;
+use crate::traffic::{Measured, ThreadCpu};
+
+/// Which way the datagrams travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Client → internet (the gateway decrypts).
+    Up,
+    /// Internet → client (the gateway encrypts).
+    Down,
+}
+
+impl Direction {
+    /// "up" or "down".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
+/// What carried the packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PathKind {
+    /// The gateway namespace's kernel routing and masquerade, no tunnel (limit (a)).
+    KernelForwarding,
+    /// pptpd-rs.
+    PptpdRs,
+}
+
+/// One measured cell.
+#[derive(Clone, Debug, Serialize)]
+pub struct CellReport {
+    /// What carried the packets.
+    pub path: PathKind,
+    /// pptpd-rs data-path workers.
+    pub workers: Option<usize>,
+    /// Direction.
+    pub direction: Direction,
+    /// IPv4 datagram size in bytes (what the tunnel carries; UDP payload is 28 less).
+    pub size: usize,
+    /// Sessions (flows).
+    pub sessions: usize,
+    /// Seconds measured.
+    pub seconds: f64,
+    /// Datagrams the receiver counted while measuring.
+    pub received_in_window: u64,
+    /// Datagrams sent while measuring.
+    pub sent_in_window: u64,
+    /// Delivered datagrams per second, counted at the receiver.
+    pub pps: f64,
+    /// Delivered datagram megabits per second (size × 8 × pps).
+    pub mbps: f64,
+    /// 100 × (1 − received ÷ sent) over the whole cell, warm-up and drain included.
+    pub loss_percent: f64,
+    /// Sent over the whole cell.
+    pub sent_total: u64,
+    /// Received over the whole cell.
+    pub received_total: u64,
+    /// Gateway process CPU seconds (utime + stime, all threads) per million delivered.
+    pub gateway_cpu_s_per_mpkt: Option<f64>,
+    /// Busy seconds of core 0 (wall-clock time less idle, iowait and steal) per million delivered.
+    pub core0_busy_s_per_mpkt: f64,
+    /// Delivered datagrams per busy second of core 0, when the gateway had core 0 alone (one
+    /// worker, or kernel forwarding): the rate a fully busy gateway core would reach at the cost
+    /// per packet measured, also when the generator was the limit.
+    pub pps_per_core0_second: Option<f64>,
+    /// Busy percentage of each core while measuring.
+    pub core_busy_percent: Vec<f64>,
+    /// CPU used by other processes on the machine while measuring, in percent of one core
+    /// (anything above a few percent disturbs the figures).
+    pub other_load_percent: f64,
+    /// Delivered datagrams per second of each data-path worker's sessions.
+    pub per_worker_pps: Vec<f64>,
+    /// CPU seconds of each gateway thread while measuring.
+    pub gateway_threads: Vec<ThreadCpu>,
+    /// Datagrams decrypted/checked at the far end.
+    pub verified: u64,
+    /// Of which wrong.
+    pub verify_failed: u64,
+    /// What was wrong with the first of them.
+    pub failures: Vec<String>,
+    /// Kernel drop counters that grew during the measured phase (see `drops`).
+    pub drops: std::collections::BTreeMap<String, u64>,
+    /// The precomputed upstream stream ran out before the measurement ended.
+    pub stream_exhausted: bool,
+}
+
+/// How one cell was run, for [`CellReport::new`].
+#[derive(Clone, Copy, Debug)]
+pub struct CellSpec {
+    /// What carried the packets.
+    pub path: PathKind,
+    /// pptpd-rs workers.
+    pub workers: Option<usize>,
+    /// Direction.
+    pub direction: Direction,
+    /// Datagram size.
+    pub size: usize,
+    /// Sessions.
+    pub sessions: usize,
+}
+
+impl CellReport {
+    /// The report of a cell from what it measured; `worker_of_flow[f]` is the worker that
+    /// owns flow `f` (empty for none).
+    pub fn new(
+        spec: CellSpec,
+        measured: &Measured,
+        worker_of_flow: &[usize],
+        verified: u64,
+        verify_failed: u64,
+    ) -> Self {
+        let seconds = measured.cpu.wall_seconds.max(1e-9);
+        let received = measured.window_total();
+        let pps = received as f64 / seconds;
+        let mpkt = (received as f64 / 1e6).max(1e-12);
+        let mut per_worker = vec![0.0; spec.workers.unwrap_or(0)];
+        for (flow, &n) in measured.window_received.iter().enumerate() {
+            if let Some(slot) = worker_of_flow
+                .get(flow)
+                .and_then(|&w| per_worker.get_mut(w))
+            {
+                *slot += n as f64 / seconds;
+            }
+        }
+        CellReport {
+            path: spec.path,
+            workers: spec.workers,
+            direction: spec.direction,
+            size: spec.size,
+            sessions: spec.sessions,
+            seconds,
+            received_in_window: received,
+            sent_in_window: measured.window_sent,
+            pps,
+            mbps: pps * spec.size as f64 * 8.0 / 1e6,
+            loss_percent: if measured.sent == 0 {
+                0.0
+            } else {
+                100.0 * (1.0 - measured.received as f64 / measured.sent as f64)
+            },
+            sent_total: measured.sent,
+            received_total: measured.received,
+            gateway_cpu_s_per_mpkt: measured.cpu.gateway_seconds.map(|s| s / mpkt),
+            core0_busy_s_per_mpkt: measured.cpu.core_seconds(0) / mpkt,
+            pps_per_core0_second: (spec.workers.unwrap_or(1) == 1
+                && measured.cpu.core_seconds(0) > 0.0)
+                .then(|| received as f64 / measured.cpu.core_seconds(0)),
+            other_load_percent: 100.0 * measured.cpu.other_seconds / seconds,
+            core_busy_percent: (0..measured.cpu.core_busy_seconds.len())
+                .map(|c| measured.cpu.core_percent(c))
+                .collect(),
+            per_worker_pps: per_worker,
+            gateway_threads: measured.threads.clone(),
+            verified,
+            verify_failed,
+            failures: Vec::new(),
+            drops: Default::default(),
+            stream_exhausted: measured.exhausted,
+        }
+    }
+}
+
+/// pptpd-rs against the limits, for one pptpd-rs cell.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ratio {
+    /// pptpd-rs workers.
+    pub workers: usize,
+    /// Direction.
+    pub direction: Direction,
+    /// Datagram size.
+    pub size: usize,
+    /// Sessions.
+    pub sessions: usize,
+    /// pptpd-rs pps ÷ kernel-forwarding pps (same direction, size and flows).
+    pub vs_kernel_forwarding: Option<f64>,
+    /// The same per busy second of core 0 (independent of which side limited the rates).
+    pub vs_kernel_forwarding_per_core0_second: Option<f64>,
+    /// pptpd-rs pps per gateway core ÷ crypto-bound pps (same size).
+    pub per_core_vs_crypto_bound: Option<f64>,
+}
+
+/// Whether a goal was met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    /// Met.
+    #[serde(rename = "PASS")]
+    Pass,
+    /// Not met.
+    #[serde(rename = "MISS")]
+    Miss,
+    /// Reported, no threshold.
+    #[serde(rename = "INFO")]
+    Info,
+    /// Not measured in this run.
+    #[serde(rename = "N/A")]
+    NotMeasured,
+}
+
+/// One goal of the issue and what this run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Goal {
+    /// The goal.
+    pub goal: String,
+    /// What was measured, with units.
+    pub measured: String,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// The machine.
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    /// Online cores.
+    pub cores: usize,
+    /// CPU model.
+    pub cpu: String,
+    /// Kernel release.
+    pub kernel: String,
+}
+
+/// How the run was configured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Settings {
+    /// Seconds measured per cell.
+    pub duration_s: f64,
+    /// Seconds of warm-up per cell.
+    pub warmup_s: f64,
+    /// Datagram sizes.
+    pub sizes: Vec<usize>,
+    /// Session counts.
+    pub sessions: Vec<usize>,
+    /// The gateway binary.
+    pub gateway: String,
+    /// Quick mode.
+    pub quick: bool,
+}
+
+/// Everything one run found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The machine.
+    pub machine: Machine,
+    /// The settings.
+    pub settings: Settings,
+    /// Limit (b): MPPE on one core.
+    pub crypto_bound: Vec<CryptoBound>,
+    /// Limit (a): kernel forwarding with masquerade.
+    pub kernel_forwarding: Vec<CellReport>,
+    /// pptpd-rs.
+    pub pptpd: Vec<CellReport>,
+    /// pptpd-rs against the limits.
+    pub ratios: Vec<Ratio>,
+    /// Session set-up and memory.
+    pub sessions: Option<SessionsReport>,
+    /// The goals of the issue.
+    pub goals: Vec<Goal>,
+    /// Functional problems (the run exits non-zero if there are any).
+    pub problems: Vec<String>,
+    /// Seconds the whole run took.
+    pub wall_seconds: f64,
+}
+
+impl Report {
+    /// The crypto-bound rate for `size`.
+    pub fn crypto_pps(&self, size: usize) -> Option<f64> {
+        self.crypto_bound
+            .iter()
+            .find(|c| c.size == size)
+            .map(|c| c.pps)
+    }
+
+    /// Fills in [`Report::ratios`] and [`Report::goals`] from the measurements.
+    pub fn derive(&mut self) {
+        self.ratios = self
+            .pptpd
+            .iter()
+            .map(|cell| {
+                let workers = cell.workers.unwrap_or(1);
+                let kernel = self.kernel_forwarding.iter().find(|k| {
+                    k.direction == cell.direction
+                        && k.size == cell.size
+                        && k.sessions == cell.sessions
+                });
+                Ratio {
+                    workers,
+                    direction: cell.direction,
+                    size: cell.size,
+                    sessions: cell.sessions,
+                    vs_kernel_forwarding: kernel.filter(|k| k.pps > 0.0).map(|k| cell.pps / k.pps),
+                    vs_kernel_forwarding_per_core0_second: match (
+                        cell.pps_per_core0_second,
+                        kernel.and_then(|k| k.pps_per_core0_second),
+                    ) {
+                        (Some(ours), Some(theirs)) if theirs > 0.0 => Some(ours / theirs),
+                        _ => None,
+                    },
+                    per_core_vs_crypto_bound: self
+                        .crypto_pps(cell.size)
+                        .map(|c| cell.pps / workers as f64 / c),
+                }
+            })
+            .collect();
+        self.goals = self.goals();
+    }
+
+    fn cell(
+        &self,
+        workers: usize,
+        direction: Direction,
+        size: usize,
+        sessions: usize,
+    ) -> Option<&CellReport> {
+        self.pptpd.iter().find(|c| {
+            c.workers == Some(workers)
+                && c.direction == direction
+                && c.size == size
+                && c.sessions == sessions
+        })
+    }
+
+    fn goals(&self) -> Vec<Goal> {
+        let mut goals = Vec::new();
+        for direction in [Direction::Up, Direction::Down] {
+            let cell = self.cell(1, direction, 1400, 1);
+            let crypto = self.crypto_pps(1400);
+            goals.push(match (cell, crypto) {
+                (Some(cell), Some(crypto)) => {
+                    let share = cell.pps / crypto;
+                    Goal {
+                        goal: format!(
+                            "1400 B, {}, 1 session: >= 70 % of crypto-bound (1 core)",
+                            direction.as_str()
+                        ),
+                        measured: format!(
+                            "{:.0} % ({:.0} of {:.0} pps)",
+                            share * 100.0,
+                            cell.pps,
+                            crypto
+                        ),
+                        verdict: if share >= 0.70 {
+                            Verdict::Pass
+                        } else {
+                            Verdict::Miss
+                        },
+                    }
+                }
+                _ => not_measured(format!(
+                    "1400 B, {}, 1 session: >= 70 % of crypto-bound (1 core)",
+                    direction.as_str()
+                )),
+            });
+        }
+        for direction in [Direction::Up, Direction::Down] {
+            let name = format!("64 B, {}: >= 300 kpps per gateway core", direction.as_str());
+            let cells: Vec<&CellReport> = self
+                .pptpd
+                .iter()
+                .filter(|c| c.workers == Some(1) && c.direction == direction && c.size == 64)
+                .collect();
+            goals.push(match cells.iter().map(|c| c.pps).reduce(f64::min) {
+                Some(worst) => Goal {
+                    goal: name,
+                    measured: format!(
+                        "{:.0} kpps (1 worker, worst of {} session counts)",
+                        worst / 1e3,
+                        cells.len()
+                    ),
+                    verdict: if worst >= 300e3 {
+                        Verdict::Pass
+                    } else {
+                        Verdict::Miss
+                    },
+                },
+                None => not_measured(name),
+            });
+        }
+        for cell in self.pptpd.iter().filter(|c| c.workers == Some(2)) {
+            let per_worker = cell
+                .per_worker_pps
+                .iter()
+                .map(|p| format!("{:.0}", p / 1e3))
+                .collect::<Vec<_>>()
+                .join(" + ");
+            goals.push(Goal {
+                goal: format!(
+                    "scaling: 2 workers, {} sessions, {} B, {}",
+                    cell.sessions,
+                    cell.size,
+                    cell.direction.as_str()
+                ),
+                measured: format!(
+                    "{:.0} kpps = {per_worker} kpps per worker (generator shares the cores)",
+                    cell.pps / 1e3
+                ),
+                verdict: Verdict::Info,
+            });
+        }
+        match &self.sessions {
+            Some(s) => {
+                goals.push(Goal {
+                    goal: ">= 200 session set-ups per second".into(),
+                    measured: format!("{:.0} /s", s.setup.per_second),
+                    verdict: if s.setup.per_second >= 200.0 {
+                        Verdict::Pass
+                    } else {
+                        Verdict::Miss
+                    },
+                });
+                let worst = s
+                    .rss
+                    .iter()
+                    .filter_map(|p| p.bytes_per_session.map(|b| (p.sessions, b)))
+                    .max_by_key(|(sessions, _)| *sessions);
+                goals.push(match worst {
+                    Some((sessions, bytes)) => Goal {
+                        goal: "<= 32 KiB RSS per idle session".into(),
+                        measured: format!("{:.1} KiB at {sessions} sessions", bytes / 1024.0),
+                        verdict: if bytes <= 32.0 * 1024.0 {
+                            Verdict::Pass
+                        } else {
+                            Verdict::Miss
+                        },
+                    },
+                    None => not_measured("<= 32 KiB RSS per idle session".into()),
+                });
+            }
+            None => {
+                goals.push(not_measured(">= 200 session set-ups per second".into()));
+                goals.push(not_measured("<= 32 KiB RSS per idle session".into()));
+            }
+        }
+        goals
+    }
+
+    /// The table printed on stdout.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let m = &self.machine;
+        let _ = writeln!(
+            out,
+            "pptpd-bench: {} cores ({}), kernel {}; {:.1} s per cell after {:.1} s warm-up; gateway {}",
+            m.cores,
+            m.cpu,
+            m.kernel,
+            self.settings.duration_s,
+            self.settings.warmup_s,
+            self.settings.gateway
+        );
+        let _ = writeln!(
+            out,
+            "sizes are IPv4 datagram bytes (what the tunnel carries); Mbit/s = datagram bits; rates counted at the receiver"
+        );
+
+        if !self.crypto_bound.is_empty() {
+            section(
+                &mut out,
+                "LIMITS (b): MPPE-128 stateless encrypt, one core (core 0)",
+            );
+            let rows: Vec<Vec<String>> = self
+                .crypto_bound
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.size.to_string(),
+                        kpps(c.pps),
+                        f1(c.mbps),
+                        format!("{:.0}", c.ns_per_packet),
+                    ]
+                })
+                .collect();
+            table(&mut out, &["size B", "kpps", "Mbit/s", "ns/pkt"], &rows);
+        }
+        if !self.kernel_forwarding.is_empty() {
+            section(
+                &mut out,
+                "LIMITS (a): kernel forwarding + masquerade in the gateway namespace, no tunnel",
+            );
+            cells(&mut out, &self.kernel_forwarding);
+        }
+        if !self.pptpd.is_empty() {
+            section(
+                &mut out,
+                "THROUGHPUT: pptpd-rs (gateway pinned to core 0; 2-worker rows use both cores)",
+            );
+            cells(&mut out, &self.pptpd);
+            let threads: Vec<Vec<String>> = self
+                .pptpd
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.workers.map_or("-".into(), |w| w.to_string()),
+                        c.direction.as_str().into(),
+                        c.size.to_string(),
+                        c.sessions.to_string(),
+                        c.gateway_threads
+                            .iter()
+                            .map(|t| format!("{} {:.2}", t.name, t.seconds))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ]
+                })
+                .collect();
+            section(&mut out, "gateway CPU seconds per thread while measuring");
+            table(
+                &mut out,
+                &["wk", "dir", "size B", "sess", "threads"],
+                &threads,
+            );
+        }
+        let lossy: Vec<Vec<String>> = self
+            .kernel_forwarding
+            .iter()
+            .chain(&self.pptpd)
+            .filter(|c| !c.drops.is_empty())
+            .map(|c| {
+                vec![
+                    match c.path {
+                        PathKind::KernelForwarding => "kernel".into(),
+                        PathKind::PptpdRs => format!("pptpd-rs/{}", c.workers.unwrap_or(1)),
+                    },
+                    c.direction.as_str().into(),
+                    c.size.to_string(),
+                    c.sessions.to_string(),
+                    c.drops
+                        .iter()
+                        .map(|(name, n)| format!("{name} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ]
+            })
+            .collect();
+        if !lossy.is_empty() {
+            section(&mut out, "kernel drop counters that grew while measuring");
+            table(
+                &mut out,
+                &["path", "dir", "size B", "sess", "drops"],
+                &lossy,
+            );
+        }
+        if !self.ratios.is_empty() {
+            section(&mut out, "RATIOS");
+            let rows: Vec<Vec<String>> = self
+                .ratios
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.workers.to_string(),
+                        r.direction.as_str().into(),
+                        r.size.to_string(),
+                        r.sessions.to_string(),
+                        r.vs_kernel_forwarding.map_or("-".into(), pct),
+                        r.vs_kernel_forwarding_per_core0_second
+                            .map_or("-".into(), pct),
+                        r.per_core_vs_crypto_bound.map_or("-".into(), pct),
+                    ]
+                })
+                .collect();
+            table(
+                &mut out,
+                &[
+                    "wk",
+                    "dir",
+                    "size B",
+                    "sess",
+                    "÷ kernel fwd",
+                    "÷ kernel fwd per core0-s",
+                    "per core ÷ crypto",
+                ],
+                &rows,
+            );
+        }
+        if let Some(s) = &self.sessions {
+            section(&mut out, "SESSIONS");
+            let _ = writeln!(
+                out,
+                "set-up: {} handshakes, {} at a time: {} up in {:.2} s = {:.0} sessions/s, gateway CPU {:.2} ms per set-up",
+                s.setup.handshakes,
+                s.setup.concurrency,
+                s.setup.up,
+                s.setup.seconds,
+                s.setup.per_second,
+                s.setup.gateway_cpu_ms_per_setup
+            );
+            let rows: Vec<Vec<String>> = s
+                .rss
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.sessions.to_string(),
+                        format!("{:.1}", p.rss_bytes as f64 / 1048576.0),
+                        p.bytes_per_session
+                            .map_or("-".into(), |b| format!("{:.1}", b / 1024.0)),
+                    ]
+                })
+                .collect();
+            table(
+                &mut out,
+                &["idle sessions", "gateway RSS MiB", "KiB per session"],
+                &rows,
+            );
+            let _ = writeln!(
+                out,
+                "hang-up: {} of {} cleanly in {:.2} s",
+                s.hung_up_cleanly, s.hung_up, s.hang_up_seconds
+            );
+        }
+        let noisy = self
+            .kernel_forwarding
+            .iter()
+            .chain(&self.pptpd)
+            .map(|c| c.other_load_percent)
+            .fold(0.0, f64::max);
+        if noisy > 5.0 {
+            let _ = writeln!(
+                out,
+                "\nwarning: other processes used up to {noisy:.0} % of a core while measuring \
+                 (column \"other %\"): those figures are disturbed; re-run on an idle machine"
+            );
+        }
+        section(&mut out, "GOALS");
+        let rows: Vec<Vec<String>> = self
+            .goals
+            .iter()
+            .map(|g| {
+                let verdict = serde_json::to_value(g.verdict)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                vec![verdict, g.goal.clone(), g.measured.clone()]
+            })
+            .collect();
+        table(&mut out, &["", "goal", "measured"], &rows);
+        if !self.problems.is_empty() {
+            section(&mut out, "PROBLEMS");
+            for p in &self.problems {
+                let _ = writeln!(out, "- {p}");
+            }
+        }
+        let _ = writeln!(out, "\nwall time {:.0} s", self.wall_seconds);
+        out
+    }
+}
+
+fn not_measured(goal: String) -> Goal {
+    Goal {
+        goal,
+        measured: "not measured".into(),
+        verdict: Verdict::NotMeasured,
+    }
+}
+
+fn kpps(pps: f64) -> String {
+    format!("{:.1}", pps / 1e3)
+}
+
+fn f1(x: f64) -> String {
+    format!("{x:.1}")
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0} %", x * 100.0)
+}
+
+fn section(out: &mut String, title: &str) {
+    let _ = writeln!(out, "\n== {title}");
+}
+
+fn cells(out: &mut String, cells: &[CellReport]) {
+    let rows: Vec<Vec<String>> = cells
+        .iter()
+        .map(|c| {
+            let mut flags = String::new();
+            if c.verify_failed > 0 {
+                flags.push_str(" BAD");
+            }
+            if c.stream_exhausted {
+                flags.push_str(" short");
+            }
+            vec![
+                c.workers.map_or("-".into(), |w| w.to_string()),
+                c.direction.as_str().into(),
+                c.size.to_string(),
+                c.sessions.to_string(),
+                kpps(c.pps),
+                f1(c.mbps),
+                format!("{:.2}", c.loss_percent),
+                c.gateway_cpu_s_per_mpkt
+                    .map_or("-".into(), |s| format!("{s:.2}")),
+                format!("{:.2}", c.core0_busy_s_per_mpkt),
+                c.pps_per_core0_second.map_or("-".into(), kpps),
+                c.core_busy_percent
+                    .iter()
+                    .map(|p| format!("{p:.0}"))
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                format!("{:.0}", c.other_load_percent),
+                if c.per_worker_pps.len() > 1 {
+                    c.per_worker_pps
+                        .iter()
+                        .map(|p| kpps(*p))
+                        .collect::<Vec<_>>()
+                        .join("+")
+                } else {
+                    "-".into()
+                },
+                format!("{}/{}{flags}", c.verified - c.verify_failed, c.verified),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "wk",
+            "dir",
+            "size B",
+            "sess",
+            "kpps",
+            "Mbit/s",
+            "loss %",
+            "gw CPU s/Mpkt",
+            "core0 s/Mpkt",
+            "kpps/core0-s",
+            "busy % c0/c1",
+            "other %",
+            "kpps/worker",
+            "checked ok",
+        ],
+        &rows,
+    );
+}
+
+/// An aligned table: text columns left, numeric columns right.
+fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    // A column of numbers ("1.5", "12 %", "3/4", "1+2", "-") is right-aligned.
+    let numeric = |i: usize| {
+        rows.iter().all(|r| {
+            r.get(i).is_none_or(|c| {
+                c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '-')
+                    && c.chars().all(|ch| "0123456789.-+/% ".contains(ch))
+            })
+        })
+    };
+    let line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let pad = widths
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(cell.chars().count());
+            if i > 0 {
+                text.push_str("  ");
+            }
+            if numeric(i) {
+                text.push_str(&" ".repeat(pad));
+                text.push_str(cell);
+            } else {
+                text.push_str(cell);
+                if i + 1 < cells.len() {
+                    text.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        text.trim_end().to_owned()
+    };
+    let _ = writeln!(out, "{}", line(headers.to_vec()));
+    for row in rows {
+        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns() {
+        let mut out = String::new();
+        table(
+            &mut out,
+            &["name", "kpps"],
+            &[
+                vec!["a".into(), "1.5".into()],
+                vec!["long".into(), "1000.0".into()],
+            ],
+        );
+        assert_eq!(out, "name    kpps\na        1.5\nlong  1000.0\n");
+    }
+}
