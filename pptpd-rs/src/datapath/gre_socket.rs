@@ -39,9 +39,14 @@ impl GreSocket {
     pub fn open(local: Option<Ipv4Addr>) -> io::Result<Self> {
         let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_GRE)))?;
         socket.set_nonblocking(true)?;
-        // Bursts of a few thousand packets must not overflow the default 208 KiB.
-        let _ = socket.set_recv_buffer_size(8 << 20);
-        let _ = socket.set_send_buffer_size(8 << 20);
+        // Bursts of a few thousand packets must not overflow the default 208 KiB. As root we
+        // may exceed net.core.rmem_max/wmem_max (SO_RCVBUFFORCE); otherwise take what we get.
+        force_buffer(&socket, libc::SO_RCVBUFFORCE, SOCKET_BUFFER)
+            .or_else(|_| socket.set_recv_buffer_size(SOCKET_BUFFER))
+            .ok();
+        force_buffer(&socket, libc::SO_SNDBUFFORCE, SOCKET_BUFFER)
+            .or_else(|_| socket.set_send_buffer_size(SOCKET_BUFFER))
+            .ok();
         if let Some(addr) = local {
             socket.bind(&SocketAddrV4::new(addr, 0).into())?;
         }
@@ -67,6 +72,29 @@ impl AsRawFd for GreSocket {
 impl AsFd for GreSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.socket.as_fd()
+    }
+}
+
+/// Receive and send buffer of each GRE socket.
+const SOCKET_BUFFER: usize = 8 << 20;
+
+/// `setsockopt(SOL_SOCKET, option, bytes)` for the `*BUFFORCE` options socket2 lacks.
+fn force_buffer(socket: &Socket, option: libc::c_int, bytes: usize) -> io::Result<()> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: a valid socket descriptor, and a pointer to a c_int with its exact length.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

@@ -30,6 +30,10 @@ const OFFLOAD_READ_SIZE: usize = VIRTIO_NET_HDR_LEN + 65535;
 /// train of coalesced segments.
 const COALESCE_CAPACITY: usize = 2 * VIRTIO_NET_HDR_LEN + 65535;
 
+/// Packets the kernel may queue on each TUN queue for us to read (the default 500 overflows
+/// in bursts when two workers share the cores with other work).
+const TX_QUEUE_LEN: u32 = 4096;
+
 /// Packets queued for one coalescing write round.
 const MAX_PENDING_WRITES: usize = 64;
 
@@ -178,6 +182,7 @@ pub fn create(name: &str, mtu: u16, queues: usize, offload: bool) -> io::Result<
         .mtu(mtu)
         .multi_queue(true)
         .offload(offload)
+        .tx_queue_len(TX_QUEUE_LEN)
         .packet_information(false)
         .enable(true)
         .build_sync()

@@ -358,7 +358,7 @@ impl Worker {
     fn downstream_offload(&mut self, now: Instant) -> bool {
         let now_secs = self.now_secs(now);
         let mut any = false;
-        for _ in 0..BURST * 4 {
+        for _ in 0..BATCH {
             let n = {
                 let mut chunks = self.staging.chunks_exact_mut(SLOT_SIZE);
                 let mut bufs: [&mut [u8]; STAGING] =
