@@ -66,6 +66,8 @@ pub struct Worker {
     acks: Vec<u32>,
     staging: Box<[u8]>,
     staging_sizes: Box<[usize]>,
+    /// A Stop command arrived (or the control plane went away).
+    stopping: bool,
 }
 
 impl Worker {
@@ -96,6 +98,7 @@ impl Worker {
             acks: Vec::new(),
             staging: vec![0u8; STAGING * SLOT_SIZE].into_boxed_slice(),
             staging_sizes: vec![0usize; STAGING].into_boxed_slice(),
+            stopping: false,
         }
     }
 
@@ -104,10 +107,9 @@ impl Worker {
         let mut now = Instant::now();
         loop {
             self.wake.begin_turn();
-            let mut busy = false;
-            match self.apply_commands() {
-                Ok(did) => busy |= did,
-                Err(()) => break,
+            let mut busy = self.apply_commands();
+            if self.stopping {
+                break;
             }
             busy |= self.upstream(now);
             busy |= self.downstream(now);
@@ -139,14 +141,18 @@ impl Worker {
         self.slots.get_mut(i)?.as_mut()
     }
 
-    /// Applies queued commands; `Err` means stop.
-    fn apply_commands(&mut self) -> Result<bool, ()> {
+    /// Applies queued commands; returns whether there were any. A Stop (or a control plane
+    /// that went away) sets `stopping`.
+    fn apply_commands(&mut self) -> bool {
         let mut did = false;
         loop {
             let command = match self.commands.try_recv() {
                 Ok(c) => c,
-                Err(TryRecvError::Empty) => return Ok(did),
-                Err(TryRecvError::Disconnected) => return Err(()),
+                Err(TryRecvError::Empty) => return did,
+                Err(TryRecvError::Disconnected) => {
+                    self.stopping = true;
+                    return did;
+                }
             };
             did = true;
             match command {
@@ -230,7 +236,10 @@ impl Worker {
                         self.routes.remove(&client);
                     }
                 }
-                Command::Stop => return Err(()),
+                Command::Stop => {
+                    self.stopping = true;
+                    return did;
+                }
             }
         }
     }
@@ -272,10 +281,16 @@ impl Worker {
         let Ok((header, header_len)) = GreHeader::parse(gre) else {
             return;
         };
-        let Some(index) = (match self.by_call[usize::from(header.call_id.0)] {
-            0 => None,
-            i => Some(i as usize - 1),
-        }) else {
+        let mut index = self.slot_index(header.call_id);
+        if index.is_none() {
+            // The client may answer the Outgoing-Call-Reply before this turn has taken the
+            // command that adds its call: look at the commands once more before dropping.
+            self.apply_commands();
+            index = self.slot_index(header.call_id);
+        }
+        let Some(index) = index else { return };
+        let datagram = self.recv.datagram_mut(i);
+        let Some(gre) = datagram.get_mut(ip_len..) else {
             return;
         };
         let Some(Some(slot)) = self.slots.get_mut(index) else {
