@@ -5,9 +5,10 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 # Runtime: nft (or iptables) for the egress rules, ip for the operator.
-# Tests: namespaces and veth (iproute2), pgrep (procps), the stock-client guest
+# Tests: namespaces and veth (iproute2), checksums computed on the test WAN (ethtool),
+# pgrep (procps), the stock-client guest
 # (qemu, ppp, pptp-linux, busybox, cpio: see tests/vm/build-guest.sh).
-packages=(nftables iptables iproute2 procps kmod ca-certificates)
+packages=(nftables iptables iproute2 ethtool procps kmod ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 //! Fuzz harnesses for pptpd-rs: one function per cargo-fuzz target, each taking the raw fuzz
 //! input, driving one decoder or sans-IO state machine that reads bytes from the network
-//! (RFC 2637 control messages and GRE, RFC 1661 PPP, RFC 3078 MPPE) or from an operator's file
+//! (RFC 2637 control messages and GRE, RFC 1661 PPP, RFC 3078 MPPE, the IP packets written to
+//! the TUN device) or from an operator's file
 //! (pptpd.conf, pppd options, chap-secrets), and asserting the invariants that must hold for
 //! every input. A panic is a finding.
 //!
@@ -23,6 +24,7 @@ pub mod input;
 pub mod mppe;
 pub mod ppp;
 pub mod seeds;
+pub mod tun;
 
 /// A harness: runs one fuzz input, panicking on a finding.
 pub type Harness = fn(&[u8]);
@@ -38,6 +40,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("mppe_decrypt", mppe::mppe_decrypt),
     ("mppe_roundtrip", mppe::mppe_roundtrip),
     ("datapath_session", datapath::datapath_session),
+    ("tun_coalesce", tun::tun_coalesce),
     ("config_pptpd_conf", config::pptpd_conf),
     ("config_ppp_options", config::ppp_options),
     ("config_chap_secrets", config::chap_secrets),

@@ -238,6 +238,7 @@ pub fn all_seeds(pcap: &[u8], config_files: &[(String, String)]) -> Vec<Seed> {
     conversation_seeds(&mut seeds);
     mppe_roundtrip_seeds(&mut seeds);
     datapath_seeds(&mut seeds);
+    tun_coalesce_seeds(&mut seeds);
     config_seeds(config_files, &mut seeds);
     seeds
 }
@@ -531,6 +532,60 @@ fn datapath_seeds(seeds: &mut Vec<Seed>) {
             script.into_bytes(),
         ));
     }
+}
+
+/// Hand-made `tun_coalesce` scripts: runs of UDP datagrams and TCP segments of one and of
+/// two interleaved flows, with checksums fixed by the harness (odd operation octet).
+fn tun_coalesce_seeds(seeds: &mut Vec<Seed>) {
+    // IPv4 (no options, DF, TTL 64) from 10.64.0.2 to 198.51.100.2; checksums left zero.
+    let packet = |protocol: u8, port: u16, seq: u32, payload_len: usize, flags: u8| {
+        let l4_header = if protocol == 6 { 20 } else { 8 };
+        let total = 20 + l4_header + payload_len;
+        let mut p = vec![0u8; total];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&u16::try_from(total).unwrap_or(0).to_be_bytes());
+        p[6] = 0x40;
+        p[8] = 64;
+        p[9] = protocol;
+        p[12..16].copy_from_slice(&[10, 64, 0, 2]);
+        p[16..20].copy_from_slice(&[198, 51, 100, 2]);
+        p[20..22].copy_from_slice(&port.to_be_bytes());
+        p[22..24].copy_from_slice(&80u16.to_be_bytes());
+        if protocol == 6 {
+            p[24..28].copy_from_slice(&seq.to_be_bytes());
+            p[28..32].copy_from_slice(&1u32.to_be_bytes());
+            p[32] = 5 << 4;
+            p[33] = flags;
+            p[34..36].copy_from_slice(&502u16.to_be_bytes());
+        } else {
+            let udp_len = u16::try_from(8 + payload_len).unwrap_or(0);
+            p[24..26].copy_from_slice(&udp_len.to_be_bytes());
+        }
+        for (i, b) in p[20 + l4_header..].iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(31) ^ (seq as u8);
+        }
+        p
+    };
+    let mut udp_run = Script::new();
+    for i in 0..6 {
+        udp_run.byte(1).chunk(&packet(17, 4000, i, if i == 5 { 100 } else { 600 }, 0));
+    }
+    seeds.push(Seed::new("tun_coalesce", "udp-run", udp_run.into_bytes()));
+    let mut tcp_run = Script::new();
+    for i in 0..6u32 {
+        let flags = if i == 3 { 0x18 } else { 0x10 };
+        tcp_run.byte(1).chunk(&packet(6, 4000, 1 + i * 536, 536, flags));
+    }
+    seeds.push(Seed::new("tun_coalesce", "tcp-run", tcp_run.into_bytes()));
+    let mut interleaved = Script::new();
+    for i in 0..8u32 {
+        let port = 4000 + u16::try_from(i % 2).unwrap_or(0);
+        interleaved.byte(1).chunk(&packet(6, port, 1 + (i / 2) * 300, 300, 0x10));
+        interleaved.byte(1).chunk(&packet(17, port, i, 200, 0));
+    }
+    // A packet left as it is (checksums zero): written alone.
+    interleaved.byte(0).chunk(&packet(17, 4000, 9, 200, 0));
+    seeds.push(Seed::new("tun_coalesce", "interleaved", interleaved.into_bytes()));
 }
 
 /// The daemon's test config files, by kind, and address lists.

@@ -137,3 +137,14 @@ fn capture_gre_seed_reaches_the_tun_device() {
         );
     }
 }
+
+#[test]
+fn tun_coalesce_seeds_form_trains() {
+    // udp-run: 6 datagrams of one flow, one train; tcp-run: PSH on the 4th segment ends the
+    // first train; interleaved: 4 flows of 4 packets each, one train per flow, and a packet
+    // with wrong checksums written alone.
+    for (seed, writes) in [("udp-run", 1), ("tcp-run", 2), ("interleaved", 5)] {
+        let data = fs::read(seeds_dir().join("tun_coalesce").join(seed)).expect("seed");
+        assert_eq!(pptpd_fuzz::tun::writes(&data), writes, "{seed}");
+    }
+}

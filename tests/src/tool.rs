@@ -31,7 +31,7 @@ pub struct NetnsTool {
     path: PathBuf,
 }
 
-/// What `netns-tool fetch` measured.
+/// What `netns-tool fetch` or `upload` measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FetchReport {
     /// Bytes received and verified.
@@ -125,16 +125,17 @@ impl NetnsTool {
         if let Some(bind) = bind {
             cmd.args(["--bind", &bind.to_string()]);
         }
-        let out = run_checked(cmd)?;
-        let field = |key: &str| field_of(&out, "FETCH", key);
-        match (field("bytes"), field("secs"), field("mbit_s")) {
-            (Some(bytes), Some(secs), Some(mbit_s)) => Ok(FetchReport {
-                bytes: parse(&out, bytes)?,
-                secs: parse(&out, secs)?,
-                mbit_s: parse(&out, mbit_s)?,
-            }),
-            _ => Err(bad_output("fetch", &out)),
-        }
+        transfer_report(&run_checked(cmd)?, "fetch", "FETCH")
+    }
+
+    /// Uploads `blob` with HTTP PUT to `url` (an [`http_serve`](Self::http_serve)
+    /// server) from inside `ns`; the server verifies every byte and must accept it.
+    pub fn upload(&self, ns: &Netns, url: &str, blob: Blob) -> Result<FetchReport> {
+        let mut cmd = ns.command(&self.path);
+        cmd.args(["upload", "--url", url])
+            .args(["--size", &blob.size.to_string()])
+            .args(["--seed", &blob.seed.to_string()]);
+        transfer_report(&run_checked(cmd)?, "upload", "UPLOAD")
     }
 
     /// Sends `count` checksummed datagrams of `size` bytes from inside `ns` (from
@@ -196,6 +197,19 @@ impl NetnsTool {
 }
 
 /// The `key=value` value on the line starting with `tag` in `text`.
+/// The `TAG bytes=.. secs=.. mbit_s=..` line of a transfer by `tool`.
+fn transfer_report(out: &str, tool: &str, tag: &str) -> Result<FetchReport> {
+    let field = |key: &str| field_of(out, tag, key);
+    match (field("bytes"), field("secs"), field("mbit_s")) {
+        (Some(bytes), Some(secs), Some(mbit_s)) => Ok(FetchReport {
+            bytes: parse(out, bytes)?,
+            secs: parse(out, secs)?,
+            mbit_s: parse(out, mbit_s)?,
+        }),
+        _ => Err(bad_output(tool, out)),
+    }
+}
+
 fn field_of<'a>(text: &'a str, tag: &str, key: &str) -> Option<&'a str> {
     text.lines()
         .filter_map(|l| l.strip_prefix(tag))

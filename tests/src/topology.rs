@@ -52,6 +52,7 @@ pub fn guest_ip(i: u8) -> Ipv4Addr {
 pub struct TopologyBuilder {
     vpc_clients: u8,
     taps: u8,
+    wan_checksums_in_software: bool,
 }
 
 impl Default for TopologyBuilder {
@@ -59,6 +60,7 @@ impl Default for TopologyBuilder {
         TopologyBuilder {
             vpc_clients: 1,
             taps: 0,
+            wan_checksums_in_software: true,
         }
     }
 }
@@ -75,6 +77,17 @@ impl TopologyBuilder {
     /// Default 0.
     pub fn taps(mut self, n: u8) -> Self {
         self.taps = n.min(8);
+        self
+    }
+
+    /// Whether the gateway's WAN veth computes TCP/UDP checksums itself (`ethtool -K wan0
+    /// tx off`), as a real NIC does in hardware. Default on: a veth otherwise passes a
+    /// checksum the gateway left for the NIC to complete (the partial checksum of a
+    /// coalesced train) on unchecked, so a wrong one would go unnoticed; with it on, the
+    /// internet host verifies every checksum. Benchmarks turn it off, to measure a NIC
+    /// that offloads the work.
+    pub fn wan_checksums_in_software(mut self, on: bool) -> Self {
+        self.wan_checksums_in_software = on;
         self
     }
 
@@ -116,6 +129,9 @@ impl TopologyBuilder {
         inet.add_address(HOST_DEV, &format!("{INET_IP}/{PREFIX_LEN}"))?;
         inet.link_up(HOST_DEV)?;
         gw.add_route("default", INET_IP)?;
+        if self.wan_checksums_in_software {
+            gw.run(&["ethtool", "-K", WAN_DEV, "tx", "off"])?;
+        }
 
         // LAN: one port carries the address itself; more share a bridge.
         let mut ports = Vec::new();

@@ -22,7 +22,7 @@ fn tool() -> NetnsTool {
 }
 
 fn client(topo: &Topology, args: &[&str]) -> Process {
-    let mut cmd = topo.vpc().command(env!("CARGO_BIN_EXE_pptp-client"));
+    let mut cmd = topo.vpc().command(env!("CARGO_BIN_EXE_pptp-test-client"));
     cmd.args(["--server", &GW_LAN_IP.to_string()]).args(args);
     topo.vpc().spawn(cmd).unwrap()
 }
@@ -136,6 +136,16 @@ fn traffic_through_the_tunnel(config: GatewayConfig) {
         fetched.bytes, fetched.mbit_s
     );
     assert_eq!(fetched.bytes, blob.size);
+    // Upstream bulk: kernel TCP from the client to the internet host, which verifies every
+    // byte (the gateway coalesces these segments into trains on the TUN device).
+    let uploaded = tool()
+        .upload(topo.vpc(), "http://198.51.100.2:8080/blob", blob)
+        .unwrap();
+    eprintln!(
+        "upload through the tunnel: {} bytes at {:.1} Mbit/s",
+        uploaded.bytes, uploaded.mbit_s
+    );
+    assert_eq!(uploaded.bytes, blob.size);
     // Both ways: checksummed UDP datagrams echoed, small and near the tunnel's MTU.
     for size in [32, 1000, 1300] {
         let report = tool()

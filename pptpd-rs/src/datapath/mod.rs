@@ -10,6 +10,7 @@ pub mod clock;
 pub mod gre_socket;
 pub mod handoff;
 pub mod session;
+pub mod tun_coalesce;
 pub mod tun_device;
 pub mod wake;
 pub mod worker;

@@ -7,6 +7,7 @@
 //! netns-tool udp-echo   --listen ADDR:PORT --log FILE
 //! netns-tool http-serve --listen ADDR:PORT --size BYTES --seed N --log FILE
 //! netns-tool fetch      --url http://ADDR:PORT/blob --expect-size N --seed N [--bind IP] [--timeout SECS]
+//! netns-tool upload     --url http://ADDR:PORT/blob --size N --seed N [--bind IP] [--timeout SECS]
 //! netns-tool udp-check  --to ADDR:PORT --count N --size S [--bind IP] [--timeout-ms MS]
 //! ```
 
@@ -33,11 +34,12 @@ fn main() {
             "udp-echo" => udp_echo(&opts),
             "http-serve" => http_serve(&opts),
             "fetch" => fetch(&opts),
+            "upload" => upload(&opts),
             "udp-check" => udp_check(&opts),
             other => Err(anyhow!("unknown command {other:?}")),
         }),
         None => Err(anyhow!(
-            "usage: netns-tool udp-echo|http-serve|fetch|udp-check --option value ..."
+            "usage: netns-tool udp-echo|http-serve|fetch|upload|udp-check --option value ..."
         )),
     };
     if let Err(e) = result {
@@ -148,13 +150,17 @@ fn http_serve(opts: &Options) -> Result<()> {
     }
 }
 
-/// Answers one HTTP/1.0 request: the blob at /blob, 404 elsewhere.
+/// Answers one HTTP/1.0 request: GET /blob sends the blob, PUT /blob takes one and
+/// verifies it against the blob (200 if every byte is right, 400 if not); 404 elsewhere.
 fn serve_one(mut stream: TcpStream, size: u64, seed: u64) -> Result<String> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let head = read_head(&mut stream)?;
+    let (head, first) = read_head_and_rest(&mut stream)?;
     let request_line = head.lines().next().unwrap_or_default().to_owned();
     let mut words = request_line.split_whitespace();
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    if method == "PUT" && path == "/blob" {
+        return take_upload(stream, &head, first, seed);
+    }
     if method != "GET" || path != "/blob" {
         stream.write_all(
             b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -181,11 +187,37 @@ fn serve_one(mut stream: TcpStream, size: u64, seed: u64) -> Result<String> {
     Ok(format!("GET /blob 200 {size}"))
 }
 
-/// Reads an HTTP head up to the blank line; returns it as text (the body, if any
-/// arrived with it, is dropped: requests have none, responses keep theirs in `rest`).
-fn read_head(stream: &mut TcpStream) -> Result<String> {
-    let (head, _) = read_head_and_rest(stream)?;
-    Ok(head)
+/// Reads a PUT body of Content-Length bytes (the first of them in `first`) and checks it
+/// against the blob of `seed`; answers 200 or 400 and returns the log line.
+fn take_upload(mut stream: TcpStream, head: &str, first: Vec<u8>, seed: u64) -> Result<String> {
+    let length = content_length(head)?.ok_or_else(|| anyhow!("PUT without Content-Length"))?;
+    let mut verifier = Verifier::new(seed, length);
+    let mut outcome = verifier.check(&first);
+    let mut buf = vec![0u8; 256 * 1024];
+    while outcome.is_ok() && verifier.total < length {
+        let n = stream.read(&mut buf)?;
+        ensure!(n > 0, "connection closed after {} bytes", verifier.total);
+        outcome = verifier.check(&buf[..n]);
+    }
+    let (status, line) = match &outcome {
+        Ok(()) => ("200 OK", format!("PUT /blob 200 {length}")),
+        Err(e) => ("400 Bad Request", format!("PUT /blob 400 {e:#}")),
+    };
+    stream.write_all(
+        format!("HTTP/1.0 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    Ok(line)
+}
+
+/// The Content-Length of an HTTP head, if it has one.
+fn content_length(head: &str) -> Result<Option<u64>> {
+    Ok(head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.trim().parse::<u64>())
+        .transpose()?)
 }
 
 fn read_head_and_rest(stream: &mut TcpStream) -> Result<(String, Vec<u8>)> {
@@ -254,23 +286,13 @@ fn fetch(opts: &Options) -> Result<()> {
         status.split_whitespace().nth(1) == Some("200"),
         "server answered {status:?}"
     );
-    let length = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.trim().parse::<u64>())
-        .transpose()?;
+    let length = content_length(&head)?;
     ensure!(
         length.is_none_or(|l| l == expect),
         "Content-Length {length:?}, expected {expect}"
     );
 
-    let mut verifier = Verifier {
-        blob: BlobStream::new(seed),
-        want: vec![0u8; 256 * 1024],
-        total: 0,
-        expect,
-    };
+    let mut verifier = Verifier::new(seed, expect);
     verifier.check(&first)?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -290,6 +312,53 @@ fn fetch(opts: &Options) -> Result<()> {
     Ok(())
 }
 
+/// Sends the blob of `--seed` and `--size` bytes to `--url` with PUT, all within
+/// `--timeout` seconds; the server verifies it and must answer 200.
+fn upload(opts: &Options) -> Result<()> {
+    let url: String = opts.get("url")?;
+    let size: u64 = opts.get("size")?;
+    let seed: u64 = opts.get("seed")?;
+    let bind: Option<IpAddr> = opts.0.get("bind").map(|b| b.parse()).transpose()?;
+    let timeout = Duration::from_secs(opts.get_or("timeout", 30)?);
+    let (addr, path) = parse_url(&url)?;
+
+    let started = Instant::now();
+    let mut stream = connect(addr, bind, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(
+        format!("PUT {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {size}\r\n\r\n").as_bytes(),
+    )?;
+    let mut blob = BlobStream::new(seed);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = size;
+    while left > 0 {
+        // A whole-transfer deadline: a path that only lets retransmissions through crawls
+        // on without ever stalling for one timeout.
+        ensure!(
+            started.elapsed() < timeout,
+            "{} of {size} bytes sent in {timeout:?}",
+            size - left
+        );
+        let n = usize::try_from(left.min(buf.len() as u64))?;
+        blob.fill(&mut buf[..n]);
+        stream.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    let (head, _) = read_head_and_rest(&mut stream)?;
+    let status = head.lines().next().unwrap_or_default();
+    ensure!(
+        status.split_whitespace().nth(1) == Some("200"),
+        "server answered {status:?}"
+    );
+    let secs = started.elapsed().as_secs_f64().max(1e-6);
+    println!(
+        "UPLOAD bytes={size} secs={secs:.3} mbit_s={:.2}",
+        size as f64 * 8.0 / secs / 1e6
+    );
+    Ok(())
+}
+
 /// Compares received bytes with the blob, in whatever pieces they arrive.
 struct Verifier {
     blob: BlobStream,
@@ -299,6 +368,15 @@ struct Verifier {
 }
 
 impl Verifier {
+    fn new(seed: u64, expect: u64) -> Verifier {
+        Verifier {
+            blob: BlobStream::new(seed),
+            want: vec![0u8; 256 * 1024],
+            total: 0,
+            expect,
+        }
+    }
+
     fn check(&mut self, got: &[u8]) -> Result<()> {
         ensure!(
             self.total + got.len() as u64 <= self.expect,
