@@ -90,6 +90,11 @@ fn stock_client_connects_reaches_the_internet_through_nat_and_hangs_up() {
         "{report}"
     );
     assert_eq!(report.assert_ok("fetch").value("md5"), Some(md5.as_str()));
+    // The fetched file went back up through the tunnel, verified by the internet host.
+    assert_eq!(
+        report.assert_ok("upload").value("bytes"),
+        Some(blob.size.to_string().as_str())
+    );
     // user2's chap-secrets line pins its address.
     assert_eq!(
         report.assert_ok("connect2").value("addr"),

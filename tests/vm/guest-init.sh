@@ -7,7 +7,9 @@
 # Parameters come from the kernel command line as pptp.NAME=VALUE (no spaces):
 #   ip server user pass       eth0 address (ADDR/PLEN), the gateway, the account
 #   ping bigping              egress ping target, near-MTU ping payload size
-#   fetch md5                 URL fetched with busybox wget, its expected md5
+#   fetch md5                 URL (http://HOST:PORT/blob) fetched with busybox wget, its
+#                             expected md5; the file then goes back up as hex to
+#                             http://HOST:PORT/hex/SIZE (upload), where it is verified
 #   mppe                      128 (default), 40 or none
 #   expect                    up (default) or reject (a wrong password)
 #   hold                      seconds to keep the link up before hanging up
@@ -239,12 +241,23 @@ while [ "$round" -le "$LOGINS" ]; do
       F1=$(uptime_s)
       GOT=$(md5sum /tmp/blob | cut -d' ' -f1); SIZE=$(wc -c < /tmp/blob)
       RATE="bytes=$SIZE md5=$GOT $(echo "$SIZE $F1 $F0" | awk '{t=$2-$3; if (t<=0) t=0.01; printf "secs=%.2f kbit_s=%.0f", t, $1*8/t/1000}')"
-      if [ -z "$MD5" ] || [ "$GOT" = "$MD5" ]; then check "fetch$S" ok "$RATE"
+      if [ -z "$MD5" ] || [ "$GOT" = "$MD5" ]; then
+        check "fetch$S" ok "$RATE"
+        # Upstream bulk: the same bytes back with POST, as hex (busybox wget posts a file
+        # as a string: it would stop at the first zero byte); the server verifies each one.
+        od -An -v -tx1 /tmp/blob | tr -d ' \n' > /tmp/blob.hex
+        U0=$(uptime_s)
+        if timeout "$FETCH_TIMEOUT" wget -q -O /dev/null --post-file /tmp/blob.hex "${FETCH%/blob}/hex/$SIZE"; then
+          U1=$(uptime_s)
+          check "upload$S" ok "bytes=$SIZE $(echo "$SIZE $U1 $U0" | awk '{t=$2-$3; if (t<=0) t=0.01; printf "secs=%.2f kbit_s=%.0f", t, $1*16/t/1000}')"
+        else
+          check "upload$S" fail "wget-error-timeout-or-refused"
+        fi
       else check "fetch$S" fail "$RATE want=$MD5"; fi
     else
       check "fetch$S" fail "wget-error-or-timeout"
     fi
-    rm -f /tmp/blob
+    rm -f /tmp/blob /tmp/blob.hex
   fi
   [ -n "$USER2" ] && [ "$round" = 1 ] && second_login "$PEER"
   [ -n "$HOLD" ] && { echo "GUEST-INFO holding $HOLD"; sleep "$HOLD"; }

@@ -150,16 +150,25 @@ fn http_serve(opts: &Options) -> Result<()> {
     }
 }
 
-/// Answers one HTTP/1.0 request: GET /blob sends the blob, PUT /blob takes one and
-/// verifies it against the blob (200 if every byte is right, 400 if not); 404 elsewhere.
+/// Answers one HTTP/1.0 request: GET /blob sends the blob; PUT or POST /blob takes the
+/// whole blob back, and POST /hex/N the first N bytes of it as lowercase hex (busybox wget
+/// posts files as strings, so binary data would stop at the first zero byte), and verifies
+/// every byte (200, else 400); 404 elsewhere.
 fn serve_one(mut stream: TcpStream, size: u64, seed: u64) -> Result<String> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let (head, first) = read_head_and_rest(&mut stream)?;
     let request_line = head.lines().next().unwrap_or_default().to_owned();
     let mut words = request_line.split_whitespace();
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    if method == "PUT" && path == "/blob" {
-        return take_upload(stream, &head, first, seed);
+    if matches!(method, "PUT" | "POST") {
+        let encoding = match path.strip_prefix("/hex/").map(str::parse::<u64>) {
+            _ if path == "/blob" => Some((Encoding::Binary, size)),
+            Some(Ok(n)) if n <= size => Some((Encoding::Hex, n)),
+            _ => None,
+        };
+        if let Some((encoding, bytes)) = encoding {
+            return take_upload(stream, &head, first, seed, encoding, bytes);
+        }
     }
     if method != "GET" || path != "/blob" {
         stream.write_all(
@@ -187,21 +196,66 @@ fn serve_one(mut stream: TcpStream, size: u64, seed: u64) -> Result<String> {
     Ok(format!("GET /blob 200 {size}"))
 }
 
-/// Reads a PUT body of Content-Length bytes (the first of them in `first`) and checks it
-/// against the blob of `seed`; answers 200 or 400 and returns the log line.
-fn take_upload(mut stream: TcpStream, head: &str, first: Vec<u8>, seed: u64) -> Result<String> {
-    let length = content_length(head)?.ok_or_else(|| anyhow!("PUT without Content-Length"))?;
-    let mut verifier = Verifier::new(seed, length);
-    let mut outcome = verifier.check(&first);
+/// How an upload carries the blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// The bytes themselves.
+    Binary,
+    /// Two lowercase hex digits per byte.
+    Hex,
+}
+
+/// Reads an upload body that must be exactly the first `bytes` bytes of the blob of `seed`
+/// in `encoding` (the first octets of it already read, in `first`); answers 200 if it is,
+/// 400 if not, and returns the log line.
+fn take_upload(
+    mut stream: TcpStream,
+    head: &str,
+    first: Vec<u8>,
+    seed: u64,
+    encoding: Encoding,
+    bytes: u64,
+) -> Result<String> {
+    let request = head.lines().next().unwrap_or_default().to_owned();
+    let length = content_length(head)?.ok_or_else(|| anyhow!("{request}: no Content-Length"))?;
+    let want = match encoding {
+        Encoding::Binary => bytes,
+        Encoding::Hex => 2 * bytes,
+    };
+    let mut verifier = Verifier::new(seed, bytes);
+    let mut odd_digit = None;
+    let mut check = |octets: &[u8]| match encoding {
+        Encoding::Binary => verifier.check(octets),
+        Encoding::Hex => {
+            let mut decoded = Vec::with_capacity(octets.len() / 2 + 1);
+            for &digit in octets {
+                let value = (digit as char)
+                    .to_digit(16)
+                    .ok_or_else(|| anyhow!("{digit:#04x} is not a hex digit"))?;
+                match odd_digit.take() {
+                    None => odd_digit = Some(value),
+                    Some(high) => decoded.push(u8::try_from(high << 4 | value)?),
+                }
+            }
+            verifier.check(&decoded)
+        }
+    };
+    let mut outcome = if length == want {
+        check(&first)
+    } else {
+        Err(anyhow!("Content-Length {length}, expected {want}"))
+    };
+    let mut received = first.len() as u64;
     let mut buf = vec![0u8; 256 * 1024];
-    while outcome.is_ok() && verifier.total < length {
+    while outcome.is_ok() && received < length {
         let n = stream.read(&mut buf)?;
-        ensure!(n > 0, "connection closed after {} bytes", verifier.total);
-        outcome = verifier.check(&buf[..n]);
+        ensure!(n > 0, "connection closed after {received} octets");
+        received += n as u64;
+        outcome = check(&buf[..n]);
     }
     let (status, line) = match &outcome {
-        Ok(()) => ("200 OK", format!("PUT /blob 200 {length}")),
-        Err(e) => ("400 Bad Request", format!("PUT /blob 400 {e:#}")),
+        Ok(()) => ("200 OK", format!("{request} 200 {bytes}")),
+        Err(e) => ("400 Bad Request", format!("{request} 400 {e:#}")),
     };
     stream.write_all(
         format!("HTTP/1.0 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
