@@ -1,5 +1,6 @@
 //! Replays the client side of the real poptop/pptp-linux capture
-//! (`shared/fixtures/poptop-pptp-linux-mschapv2-mppe128.pcap`, frames 23-46) into a server
+//! (`pptp-proto/tests/data/poptop-pptp-linux-mschapv2-mppe128.pcap`, a copy of
+//! `shared/fixtures`, frames 23-46) into a server
 //! link configured like that poptop (name "pptpd", require-mppe-128, 192.168.0.1 /
 //! 192.168.0.234) and checks that we answer with the same bytes where poptop's answer is
 //! determined by the client's frames.

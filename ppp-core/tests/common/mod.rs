@@ -81,7 +81,7 @@ pub struct CapturedFrame {
 
 pub fn fixture_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/poptop-pptp-linux-mschapv2-mppe128.pcap")
+        .join("../pptp-proto/tests/data/poptop-pptp-linux-mschapv2-mppe128.pcap")
 }
 
 fn u16_be(bytes: &[u8], at: usize) -> usize {

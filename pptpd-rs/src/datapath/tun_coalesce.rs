@@ -261,8 +261,8 @@ impl Train {
             || self.ip != s.ip
             || s.payload_len > self.gso_size
             || self.segments >= MAX_SEGMENTS
+            // Within the buffer's capacity too (allocated for the largest packet).
             || self.packet().len() + s.payload_len > MAX_IPV4_LEN
-            || self.buf.len() + s.payload_len > self.buf.capacity()
         {
             return false;
         }

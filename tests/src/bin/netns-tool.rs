@@ -322,31 +322,73 @@ fn connect(to: SocketAddr, bind: Option<IpAddr>, timeout: Duration) -> Result<Tc
     Ok(socket.into())
 }
 
-fn fetch(opts: &Options) -> Result<()> {
-    let url: String = opts.get("url")?;
-    let expect: u64 = opts.get("expect-size")?;
-    let seed: u64 = opts.get("seed")?;
-    let bind: Option<IpAddr> = opts.0.get("bind").map(|b| b.parse()).transpose()?;
-    let timeout = Duration::from_secs(opts.get_or("timeout", 30)?);
-    let (addr, path) = parse_url(&url)?;
+/// What `fetch` and `upload` share: the server, the blob's seed, the source address and
+/// the timeout, from the options.
+struct Transfer {
+    addr: SocketAddr,
+    path: String,
+    seed: u64,
+    bind: Option<IpAddr>,
+    timeout: Duration,
+    started: Instant,
+}
 
-    let started = Instant::now();
-    let mut stream = connect(addr, bind, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
-    let (head, first) = read_head_and_rest(&mut stream)?;
+impl Transfer {
+    fn from_options(opts: &Options) -> Result<Transfer> {
+        let (addr, path) = parse_url(&opts.get::<String>("url")?)?;
+        Ok(Transfer {
+            addr,
+            path,
+            seed: opts.get("seed")?,
+            bind: opts.0.get("bind").map(|b| b.parse()).transpose()?,
+            timeout: Duration::from_secs(opts.get_or("timeout", 30)?),
+            started: Instant::now(),
+        })
+    }
+
+    /// Connects, with the timeout on every read and write.
+    fn connect(&self) -> Result<TcpStream> {
+        let stream = connect(self.addr, self.bind, self.timeout)?;
+        stream.set_read_timeout(Some(self.timeout))?;
+        stream.set_write_timeout(Some(self.timeout))?;
+        Ok(stream)
+    }
+
+    /// Prints the `TAG bytes= secs= mbit_s=` result line.
+    fn report(&self, tag: &str, bytes: u64) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-6);
+        println!(
+            "{tag} bytes={bytes} secs={secs:.3} mbit_s={:.2}",
+            bytes as f64 * 8.0 / secs / 1e6
+        );
+    }
+}
+
+/// Fails unless the response head says 200.
+fn ensure_status_ok(head: &str) -> Result<()> {
     let status = head.lines().next().unwrap_or_default();
     ensure!(
         status.split_whitespace().nth(1) == Some("200"),
         "server answered {status:?}"
     );
+    Ok(())
+}
+
+fn fetch(opts: &Options) -> Result<()> {
+    let transfer = Transfer::from_options(opts)?;
+    let expect: u64 = opts.get("expect-size")?;
+    let (addr, path) = (transfer.addr, &transfer.path);
+    let mut stream = transfer.connect()?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
+    let (head, first) = read_head_and_rest(&mut stream)?;
+    ensure_status_ok(&head)?;
     let length = content_length(&head)?;
     ensure!(
         length.is_none_or(|l| l == expect),
         "Content-Length {length:?}, expected {expect}"
     );
 
-    let mut verifier = Verifier::new(seed, expect);
+    let mut verifier = Verifier::new(transfer.seed, expect);
     verifier.check(&first)?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -358,39 +400,28 @@ fn fetch(opts: &Options) -> Result<()> {
     }
     let total = verifier.total;
     ensure!(total == expect, "got {total} bytes, expected {expect}");
-    let secs = started.elapsed().as_secs_f64().max(1e-6);
-    println!(
-        "FETCH bytes={total} secs={secs:.3} mbit_s={:.2}",
-        total as f64 * 8.0 / secs / 1e6
-    );
+    transfer.report("FETCH", total);
     Ok(())
 }
 
 /// Sends the blob of `--seed` and `--size` bytes to `--url` with PUT, all within
 /// `--timeout` seconds; the server verifies it and must answer 200.
 fn upload(opts: &Options) -> Result<()> {
-    let url: String = opts.get("url")?;
+    let transfer = Transfer::from_options(opts)?;
     let size: u64 = opts.get("size")?;
-    let seed: u64 = opts.get("seed")?;
-    let bind: Option<IpAddr> = opts.0.get("bind").map(|b| b.parse()).transpose()?;
-    let timeout = Duration::from_secs(opts.get_or("timeout", 30)?);
-    let (addr, path) = parse_url(&url)?;
-
-    let started = Instant::now();
-    let mut stream = connect(addr, bind, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
+    let (addr, path, timeout) = (transfer.addr, &transfer.path, transfer.timeout);
+    let mut stream = transfer.connect()?;
     stream.write_all(
         format!("PUT {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {size}\r\n\r\n").as_bytes(),
     )?;
-    let mut blob = BlobStream::new(seed);
+    let mut blob = BlobStream::new(transfer.seed);
     let mut buf = vec![0u8; 64 * 1024];
     let mut left = size;
     while left > 0 {
         // A whole-transfer deadline: a path that only lets retransmissions through crawls
         // on without ever stalling for one timeout.
         ensure!(
-            started.elapsed() < timeout,
+            transfer.started.elapsed() < timeout,
             "{} of {size} bytes sent in {timeout:?}",
             size - left
         );
@@ -400,16 +431,8 @@ fn upload(opts: &Options) -> Result<()> {
         left -= n as u64;
     }
     let (head, _) = read_head_and_rest(&mut stream)?;
-    let status = head.lines().next().unwrap_or_default();
-    ensure!(
-        status.split_whitespace().nth(1) == Some("200"),
-        "server answered {status:?}"
-    );
-    let secs = started.elapsed().as_secs_f64().max(1e-6);
-    println!(
-        "UPLOAD bytes={size} secs={secs:.3} mbit_s={:.2}",
-        size as f64 * 8.0 / secs / 1e6
-    );
+    ensure_status_ok(&head)?;
+    transfer.report("UPLOAD", size);
     Ok(())
 }
 
