@@ -1,6 +1,8 @@
 //! The installed egress: clean up leftovers, apply the plan, switch forwarding on; undo it all
 //! on [`Egress::remove`] or drop.
 
+use std::net::Ipv4Addr;
+
 use crate::config::EgressConfig;
 use crate::detect::Backend;
 use crate::error::NatError;
@@ -104,6 +106,36 @@ impl Egress {
             forward.enable()?;
         }
         Ok(())
+    }
+
+    /// Extends the rules to the client addresses among `addresses` that the pool does not
+    /// cover yet (a static address from chap-secrets added while running): the plan gets
+    /// their /32s and the rules are installed again (nftables: our table replaced in one
+    /// transaction; iptables: our chains removed and added back). `true` when the rules
+    /// changed; on failure the rules stay as they were (nftables) or may be missing
+    /// (iptables, reported), and the old plan is kept.
+    pub fn cover(&mut self, addresses: &[Ipv4Addr]) -> Result<bool, NatError> {
+        let missing: Vec<Ipv4Addr> = addresses
+            .iter()
+            .copied()
+            .filter(|&a| !self.plan.covers(a))
+            .collect();
+        if missing.is_empty() || !self.installed {
+            return Ok(false);
+        }
+        let plan = self.plan.with_addresses(&missing);
+        if plan.backend() == Backend::Iptables {
+            iptables_process::remove_ours()?;
+        }
+        apply_rules(&plan)?;
+        for address in &missing {
+            tracing::info!(
+                "egress: {address} (a static address outside the pool) now leaves through {} too",
+                plan.egress_interface()
+            );
+        }
+        self.plan = plan;
+        Ok(true)
     }
 
     fn teardown(&mut self) -> Result<(), NatError> {

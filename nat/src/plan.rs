@@ -89,6 +89,21 @@ impl EgressPlan {
         &self.pool
     }
 
+    /// Whether `address` is in the pool.
+    pub fn covers(&self, address: Ipv4Addr) -> bool {
+        self.pool.iter().any(|prefix| prefix.contains(&address))
+    }
+
+    /// The same plan for a pool that also holds `addresses` (as /32s, merged).
+    pub fn with_addresses(&self, addresses: &[Ipv4Addr]) -> EgressPlan {
+        let mut pool = self.pool.clone();
+        pool.extend(addresses.iter().map(|&a| Ipv4Net::from(a)));
+        EgressPlan {
+            pool: Ipv4Net::aggregate(&pool),
+            ..self.clone()
+        }
+    }
+
     /// The TUN device name.
     pub fn tun_interface(&self) -> &str {
         &self.tun_interface
@@ -192,6 +207,30 @@ pub(crate) mod tests {
         config.mss_clamp = false;
         let plan = EgressPlan::new(&config, Backend::Nftables).unwrap();
         assert_eq!(plan.clamp_mss(), None);
+    }
+
+    #[test]
+    fn addresses_outside_the_pool_are_added_as_merged_host_prefixes() {
+        let plan = EgressPlan::new(&sample_config(), Backend::Nftables).unwrap();
+        let outside = Ipv4Addr::new(10, 77, 0, 5);
+        assert!(plan.covers(Ipv4Addr::new(192, 168, 0, 235)));
+        assert!(!plan.covers(outside));
+        assert!(!plan.covers(Ipv4Addr::new(192, 168, 0, 239)));
+        let wider = plan.with_addresses(&[outside, Ipv4Addr::new(192, 168, 0, 239)]);
+        assert!(wider.covers(outside));
+        // .234-.239 now merge into one /29 less .232-.233: .234/31, .236/30.
+        let prefixes: Vec<String> = wider.pool().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            prefixes,
+            [
+                "10.77.0.5/32",
+                "192.168.0.234/31",
+                "192.168.0.236/30",
+                "192.168.0.245/32"
+            ]
+        );
+        assert_eq!(wider.egress_interface(), plan.egress_interface());
+        assert_eq!(wider.clamp_mss(), plan.clamp_mss());
     }
 
     #[test]

@@ -741,6 +741,22 @@ fn role_gateway() {
     );
     egress.remove().unwrap();
 
+    // A pool that does not hold the client (a static address outside it, added while
+    // running): nothing passes until `cover` extends the rules, which it does once.
+    let pool = std::mem::replace(&mut config.pool, vec!["10.200.9.0/30".parse().unwrap()]);
+    let mut egress = Egress::install(&config).unwrap();
+    assert_eq!(udp_probe(&client, &server, 40006), None, "outside the pool");
+    let client_ip = Ipv4Addr::new(10, 200, 1, 2);
+    assert!(egress.cover(&[client_ip]).unwrap(), "rules extended");
+    assert!(!egress.cover(&[client_ip]).unwrap(), "already covered");
+    assert_eq!(
+        udp_probe(&client, &server, 40007).as_deref(),
+        Some(expect.as_str()),
+        "covered: the source address seen by the internet"
+    );
+    egress.remove().unwrap();
+    config.pool = pool;
+
     assert_eq!(
         udp_probe(&client, &server, 40005),
         None,

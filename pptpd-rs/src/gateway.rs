@@ -10,7 +10,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -21,7 +21,7 @@ use tracing::{error, info, warn};
 
 use crate::cli::Args;
 use crate::config::{ChapSecrets, Config, FirewallBackend, Overrides};
-use crate::control::{self, Shared};
+use crate::control::{self, Shared, SharedEgress};
 use crate::datapath::{DataPlane, tun_device};
 use crate::pool::IpPool;
 use crate::routes::Routes;
@@ -106,11 +106,13 @@ fn run(args: &Args) -> Result<()> {
             None
         }
     };
+    let egress: SharedEgress = Arc::new(Mutex::new(egress));
 
     let data = Arc::new(DataPlane::start(tun_queues, config.pptpd.listen)?);
-    let result = runtime.block_on(serve(args, config, data.clone(), signals));
+    let result = runtime.block_on(serve(args, config, data.clone(), egress.clone(), signals));
     data.stop();
-    if let Some(egress) = egress
+    let installed = egress.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(egress) = installed
         && let Err(e) = egress.remove()
     {
         warn!("removing the egress rules: {e}");
@@ -140,6 +142,7 @@ async fn serve(
     args: &Args,
     config: Config,
     data: Arc<DataPlane>,
+    egress: SharedEgress,
     mut signals: Signals,
 ) -> Result<()> {
     let routes = Routes::connect(&config.pptpd.tun).await?;
@@ -170,6 +173,7 @@ async fn serve(
         pool,
         data,
         routes,
+        egress,
     ));
     let listener_task = tokio::spawn(control::serve(listener, shared.clone()));
 

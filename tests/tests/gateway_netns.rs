@@ -428,3 +428,82 @@ fn a_gateway_started_with_sigterm_blocked_still_stops_on_it() {
     assert!(status.success(), "{status}");
     assert_clean(&topo);
 }
+
+#[test]
+fn a_static_address_added_to_chap_secrets_while_running_is_masqueraded_too() {
+    if !require_root("a_static_address_added_to_chap_secrets_while_running_is_masqueraded_too") {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    let mut gateway = Gateway::start(
+        gateway_bin!(),
+        topo.gw(),
+        topo.workdir(),
+        &GatewayConfig::default(),
+    )
+    .unwrap();
+    let udp_log = topo.path("udp.log");
+    let _echo = tool()
+        .udp_echo(topo.inet(), SocketAddr::new(INET_IP.into(), 7000), &udp_log)
+        .unwrap();
+    // Outside remoteip: the egress rules installed at start do not cover it. chap-secrets is
+    // re-read at each login, so no signal is needed.
+    let secrets = topo.workdir().join("chap-secrets");
+    let mut text = std::fs::read_to_string(&secrets).unwrap();
+    text.push_str("fixed\tpptpd\t\"f1xed pass\"\t10.77.0.5\n");
+    std::fs::write(&secrets, text).unwrap();
+
+    let pptp = client(
+        &topo,
+        &[
+            "--user",
+            "fixed",
+            "--password",
+            "f1xed pass",
+            "--tun",
+            "tclient0",
+            "--route",
+            "198.51.100.0/24",
+            "--until-signal",
+        ],
+    );
+    let up = pptp
+        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
+        .unwrap();
+    assert_eq!(field(&up, "local"), Some("10.77.0.5"), "{up}");
+    gateway
+        .wait_for_log(Duration::from_secs(10), |l| {
+            l.contains("10.77.0.5") && l.contains("now leaves through")
+        })
+        .unwrap();
+    pptp.wait_for_line(Duration::from_secs(10), |l| {
+        l.starts_with("PPTP-CLIENT tun")
+    })
+    .unwrap();
+    // The internet host can only answer what the gateway masquerades.
+    let report = tool()
+        .udp_check(
+            topo.vpc(),
+            SocketAddr::new(INET_IP.into(), 7000),
+            100,
+            500,
+            None,
+        )
+        .unwrap();
+    assert!(report.passed(), "{report:?}");
+    assert_eq!(
+        peer_ips(&udp_log).unwrap(),
+        BTreeSet::from([IpAddr::V4(GW_WAN_IP)])
+    );
+
+    pptp.signal(Signal::SIGTERM);
+    pptp.wait_for_line(Duration::from_secs(20), |l| {
+        l.starts_with("PPTP-CLIENT down")
+    })
+    .unwrap();
+    let (status, _) = gateway
+        .stop(Signal::SIGTERM, Duration::from_secs(10))
+        .unwrap();
+    assert!(status.success());
+    assert_clean(&topo);
+}

@@ -237,6 +237,7 @@ impl Connection {
                         Ok(client) => {
                             let local = pool.local_for(client);
                             drop(pool);
+                            self.shared.cover_with_egress(client);
                             call.client_ip = Some(client);
                             info!("{}: authenticated, address {client}", call.label(self.peer));
                             call.link.set_addresses(now, local, client);

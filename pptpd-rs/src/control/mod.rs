@@ -8,4 +8,4 @@ pub mod listener;
 pub mod shared;
 
 pub use listener::serve;
-pub use shared::Shared;
+pub use shared::{Shared, SharedEgress};

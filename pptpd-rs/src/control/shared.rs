@@ -1,11 +1,14 @@
 //! State every control connection shares: settings, the address pool, call
-//! IDs, the data plane, routes, the session count and the shutdown signal.
+//! IDs, the data plane, routes, the egress rules, the session count and the
+//! shutdown signal.
 
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::warn;
 
 use crate::call_ids::CallIds;
 use crate::datapath::DataPlane;
@@ -13,6 +16,9 @@ use crate::pool::IpPool;
 use crate::routes::Routes;
 use crate::secrets::SecretsCache;
 use crate::settings::Settings;
+
+/// The installed egress rules (`None` with `nat no`, and after they were removed at exit).
+pub type SharedEgress = Arc<Mutex<Option<nat::Egress>>>;
 
 /// Shared by every control-connection task.
 pub struct Shared {
@@ -25,6 +31,7 @@ pub struct Shared {
     pub routes: Routes,
     /// The last chap-secrets that loaded.
     pub secrets: SecretsCache,
+    egress: SharedEgress,
     sessions: AtomicUsize,
     /// Cancelled at SIGTERM/SIGINT: every connection says goodbye and ends.
     pub shutdown: CancellationToken,
@@ -34,7 +41,13 @@ pub struct Shared {
 
 impl Shared {
     /// Assembles the shared state.
-    pub fn new(settings: Settings, pool: IpPool, data: Arc<DataPlane>, routes: Routes) -> Self {
+    pub fn new(
+        settings: Settings,
+        pool: IpPool,
+        data: Arc<DataPlane>,
+        routes: Routes,
+        egress: SharedEgress,
+    ) -> Self {
         Self {
             settings: RwLock::new(Arc::new(settings)),
             pool: Mutex::new(pool),
@@ -42,6 +55,7 @@ impl Shared {
             data,
             routes,
             secrets: SecretsCache::default(),
+            egress,
             sessions: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
@@ -64,6 +78,19 @@ impl Shared {
     /// The address pool.
     pub fn pool(&self) -> MutexGuard<'_, IpPool> {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes sure the egress rules cover a client address: a static address from
+    /// chap-secrets may lie outside the pool and have been added since the rules were
+    /// installed (the file is re-read at each login). Runs the firewall tool (milliseconds)
+    /// only the first time such an address is seen.
+    pub fn cover_with_egress(&self, address: Ipv4Addr) {
+        let mut egress = self.egress.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(egress) = egress.as_mut()
+            && let Err(e) = egress.cover(&[address])
+        {
+            warn!("{address} may not reach the internet: extending the egress rules failed: {e}");
+        }
     }
 
     /// The call ID registry.
