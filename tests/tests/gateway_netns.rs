@@ -43,6 +43,26 @@ fn eventually(cond: impl Fn() -> bool) -> bool {
     cond()
 }
 
+/// The gateway with [`GatewayConfig::default`] in `topo`'s gateway namespace.
+fn start_default_gateway(topo: &Topology) -> Gateway {
+    Gateway::start(
+        gateway_bin!(),
+        topo.gw(),
+        topo.workdir(),
+        &GatewayConfig::default(),
+    )
+    .unwrap()
+}
+
+/// Stops the gateway with SIGTERM: it must exit 0 and leave nothing behind.
+fn stop_cleanly(gateway: &mut Gateway, topo: &Topology) {
+    let (status, _) = gateway
+        .stop(Signal::SIGTERM, Duration::from_secs(10))
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert_clean(topo);
+}
+
 fn assert_clean(topo: &Topology) {
     let left = leftovers(topo.gw()).unwrap();
     assert!(
@@ -184,11 +204,7 @@ fn traffic_through_the_tunnel(config: GatewayConfig) {
         "the client's route is gone: {routes}"
     );
 
-    let (status, _) = gateway
-        .stop(Signal::SIGTERM, Duration::from_secs(10))
-        .unwrap();
-    assert!(status.success());
-    assert_clean(&topo);
+    stop_cleanly(&mut gateway, &topo);
 }
 
 #[test]
@@ -197,13 +213,7 @@ fn wrong_password_gets_e691_and_server_shutdown_is_announced_to_clients() {
         return;
     }
     let topo = Topology::builder().vpc_clients(1).build().unwrap();
-    let mut gateway = Gateway::start(
-        gateway_bin!(),
-        topo.gw(),
-        topo.workdir(),
-        &GatewayConfig::default(),
-    )
-    .unwrap();
+    let mut gateway = start_default_gateway(&topo);
 
     let mut refused = client(
         &topo,
@@ -329,11 +339,7 @@ fn many_sessions_get_distinct_addresses_and_the_limit_is_enforced() {
         .gw()
         .ip(&["route", "show", "dev", "pptp0"])
         .is_ok_and(|r| r.trim().is_empty())));
-    let (status, _) = gateway
-        .stop(Signal::SIGTERM, Duration::from_secs(10))
-        .unwrap();
-    assert!(status.success());
-    assert_clean(&topo);
+    stop_cleanly(&mut gateway, &topo);
 }
 
 #[test]
@@ -342,13 +348,7 @@ fn sighup_gives_new_sessions_the_new_options_and_keeps_live_ones() {
         return;
     }
     let topo = Topology::builder().vpc_clients(1).build().unwrap();
-    let mut gateway = Gateway::start(
-        gateway_bin!(),
-        topo.gw(),
-        topo.workdir(),
-        &GatewayConfig::default(),
-    )
-    .unwrap();
+    let mut gateway = start_default_gateway(&topo);
     let first = client(
         &topo,
         &["--user", "root", "--password", "123456", "--until-signal"],
@@ -389,11 +389,7 @@ fn sighup_gives_new_sessions_the_new_options_and_keeps_live_ones() {
             .unwrap();
         assert!(down.contains("reason=hang-up"), "{down}");
     }
-    let (status, _) = gateway
-        .stop(Signal::SIGTERM, Duration::from_secs(10))
-        .unwrap();
-    assert!(status.success());
-    assert_clean(&topo);
+    stop_cleanly(&mut gateway, &topo);
 }
 
 #[test]
@@ -422,11 +418,7 @@ fn a_gateway_started_with_sigterm_blocked_still_stops_on_it() {
             .unwrap()
     })
     .unwrap();
-    let (status, _) = gateway
-        .stop(Signal::SIGTERM, Duration::from_secs(10))
-        .unwrap();
-    assert!(status.success(), "{status}");
-    assert_clean(&topo);
+    stop_cleanly(&mut gateway, &topo);
 }
 
 #[test]
@@ -435,13 +427,7 @@ fn a_static_address_added_to_chap_secrets_while_running_is_masqueraded_too() {
         return;
     }
     let topo = Topology::builder().vpc_clients(1).build().unwrap();
-    let mut gateway = Gateway::start(
-        gateway_bin!(),
-        topo.gw(),
-        topo.workdir(),
-        &GatewayConfig::default(),
-    )
-    .unwrap();
+    let mut gateway = start_default_gateway(&topo);
     let udp_log = topo.path("udp.log");
     let _echo = tool()
         .udp_echo(topo.inet(), SocketAddr::new(INET_IP.into(), 7000), &udp_log)
@@ -501,9 +487,5 @@ fn a_static_address_added_to_chap_secrets_while_running_is_masqueraded_too() {
         l.starts_with("PPTP-CLIENT down")
     })
     .unwrap();
-    let (status, _) = gateway
-        .stop(Signal::SIGTERM, Duration::from_secs(10))
-        .unwrap();
-    assert!(status.success());
-    assert_clean(&topo);
+    stop_cleanly(&mut gateway, &topo);
 }
