@@ -136,7 +136,8 @@ impl IpForward {
         fs::rename(&temporary, &self.state).map_err(io("rename", &self.state))
     }
 
-    /// Deletes the state file (absent is fine).
+    /// Deletes the state file (absent is fine), and its directory if nothing else is in it
+    /// (the daemon keeps one per network namespace: they would pile up in /run).
     fn forget(&self) -> Result<(), NatError> {
         match fs::remove_file(&self.state) {
             Err(source) if source.kind() != ErrorKind::NotFound => Err(NatError::Io {
@@ -144,7 +145,13 @@ impl IpForward {
                 path: self.state.clone(),
                 source,
             }),
-            _ => Ok(()),
+            _ => {
+                // Fails, harmlessly, when the directory still holds something.
+                if let Some(dir) = self.state.parent() {
+                    let _ = fs::remove_dir(dir);
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -221,6 +228,10 @@ mod tests {
         fx.forward().restore(original).unwrap();
         assert_eq!(fx.sysctl(), "0\n");
         assert_eq!(fx.state(), None);
+        assert!(
+            !fx.state.parent().unwrap().exists(),
+            "the empty state directory is gone"
+        );
     }
 
     #[test]
@@ -264,6 +275,17 @@ mod tests {
             "nothing left to restore"
         );
         assert_eq!(fx.sysctl(), "0\n");
+    }
+
+    #[test]
+    fn a_state_directory_with_other_files_stays() {
+        let fx = Fixture::new("0\n");
+        let original = fx.forward().enable().unwrap();
+        let other = fx.state.with_file_name("other");
+        fs::write(&other, "x").unwrap();
+        fx.forward().restore(original).unwrap();
+        assert_eq!(fx.state(), None);
+        assert!(other.exists());
     }
 
     #[test]

@@ -220,8 +220,19 @@ impl Gateway {
     }
 }
 
+/// Where the daemon keeps the original `ip_forward` of `ns`: `/run/pptpd-rs/netns-<inode>/`
+/// (`None` if the namespace's inode cannot be read).
+pub fn state_dir(ns: &Netns) -> Option<PathBuf> {
+    let out = ns
+        .exec(&["stat", "-L", "-c", "%i", "/proc/self/ns/net"])
+        .ok()?;
+    let inode = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (!inode.is_empty()).then(|| Path::new("/run/pptpd-rs").join(format!("netns-{inode}")))
+}
+
 /// What of ours is left in `ns`: an nft table, iptables chains, the TUN device, routes
-/// through it. Empty when the gateway cleaned up.
+/// through it, the namespace's state directory under /run/pptpd-rs. Empty when the
+/// gateway cleaned up.
 pub fn leftovers(ns: &Netns) -> Result<Vec<String>> {
     let mut found = Vec::new();
     if let Ok(out) = ns.exec(&["nft", "list", "tables"]) {
@@ -245,6 +256,9 @@ pub fn leftovers(ns: &Netns) -> Result<Vec<String>> {
     let routes = ns.ip(&["route", "show"])?;
     for line in routes.lines().filter(|l| l.contains(TUN)) {
         found.push(format!("route {line}"));
+    }
+    if let Some(dir) = state_dir(ns).filter(|d| d.exists()) {
+        found.push(format!("state directory {}", dir.display()));
     }
     Ok(found)
 }

@@ -115,6 +115,7 @@ impl TopologyBuilder {
                 source,
             })?;
         let gw = Netns::new("gw")?;
+        forget_stale_gateway_state(&gw);
         let inet = Netns::new("inet")?;
         let vpc = if self.vpc_clients > 0 {
             Some(Netns::new("vpc")?)
@@ -173,6 +174,15 @@ impl TopologyBuilder {
             vpc_clients: self.vpc_clients,
             workdir,
         })
+    }
+}
+
+/// A state directory of the daemon ([`crate::gateway::state_dir`]) for a fresh namespace's
+/// inode was left by an earlier namespace with the same inode (a gateway killed outright,
+/// its namespace deleted since): it is not ours, and would be reported as a leftover.
+fn forget_stale_gateway_state(ns: &Netns) {
+    if let Some(dir) = crate::gateway::state_dir(ns) {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
