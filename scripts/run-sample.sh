@@ -13,4 +13,4 @@ cd "$(dirname "$0")/.."
 scripts/setup-debian.sh
 cargo build --release --locked -p pptpd-rs
 chmod 600 pptpd-rs/tests/data/sample/chap-secrets 2>/dev/null || true
-exec target/release/pptpd-rs -c pptpd-rs/tests/data/sample/pptpd.conf "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/pptpd-rs" -c pptpd-rs/tests/data/sample/pptpd.conf "$@"

@@ -316,7 +316,7 @@ fn print_check(config: &Config, secrets: &ChapSecrets, nat: Option<&nat::EgressC
         Settings::tun_mtu(config)
     );
     println!("  name        {}", config.ppp.name);
-    println!("  mppe        {:?}", config.ppp.mppe);
+    println!("  mppe        {}", config.ppp.mppe);
     println!(
         "  secrets     {} ({} entries)",
         config.chap_secrets.display(),

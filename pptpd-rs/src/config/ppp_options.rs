@@ -67,6 +67,29 @@ impl Default for MppeSetting {
     }
 }
 
+impl std::fmt::Display for MppeSetting {
+    /// `required, 128-bit, stateless only`, or `off (nomppe)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.required {
+            return f.write_str("off (nomppe)");
+        }
+        let bits: Vec<&str> = [
+            (self.allow_128, "128"),
+            (self.allow_56, "56"),
+            (self.allow_40, "40"),
+        ]
+        .iter()
+        .filter_map(|&(allowed, bits)| allowed.then_some(bits))
+        .collect();
+        let mode = if self.stateful {
+            "stateless, stateful if the client insists"
+        } else {
+            "stateless only"
+        };
+        write!(f, "required, {}-bit, {mode}", bits.join("/"))
+    }
+}
+
 /// The settings of the pppd options file that pptpd-rs uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PppOptions {
@@ -846,6 +869,25 @@ mod tests {
         allow_40: false,
         stateful: false,
     };
+
+    #[test]
+    fn mppe_settings_read_as_words() {
+        assert_eq!(MPPE_128.to_string(), "required, 128-bit, stateless only");
+        let wide = MppeSetting {
+            allow_40: true,
+            stateful: true,
+            ..MPPE_128
+        };
+        assert_eq!(
+            wide.to_string(),
+            "required, 128/40-bit, stateless, stateful if the client insists"
+        );
+        let off = MppeSetting {
+            required: false,
+            ..MPPE_128
+        };
+        assert_eq!(off.to_string(), "off (nomppe)");
+    }
 
     #[test]
     fn empty_file_gives_the_safe_defaults() {
