@@ -168,6 +168,71 @@ fn check_finished(link: &Link<ChaCha8Rng>, observed: &Observed) {
     }
 }
 
+/// A link under test with its clock, the frames it sent and what it reported: what the
+/// server and client harnesses share.
+#[derive(Debug)]
+struct DrivenLink {
+    link: Link<ChaCha8Rng>,
+    clock: Clock,
+    mppe_required: bool,
+    observed: Observed,
+    sent: Vec<Vec<u8>>,
+}
+
+impl DrivenLink {
+    /// A link with `config` and an RNG seeded with `seed`, opened (not drained yet).
+    fn open(config: LinkConfig, seed: u64) -> Self {
+        let mppe_required = config.mppe.required;
+        let mut link = Link::new(config, ChaCha8Rng::seed_from_u64(seed));
+        let clock = Clock::new();
+        link.open(clock.now());
+        DrivenLink {
+            link,
+            clock,
+            mppe_required,
+            observed: Observed::default(),
+            sent: Vec::new(),
+        }
+    }
+
+    /// Lets time pass and fires the timers; the next deadline must be later than now.
+    fn advance(&mut self, arg: u8) {
+        let now = self.clock.advance(arg, self.link.poll_timeout());
+        self.link.handle_timeout(now);
+        if let Some(next) = self.link.poll_timeout() {
+            assert!(
+                next > now,
+                "handle_timeout left a deadline at or before now"
+            );
+        }
+    }
+
+    /// Takes everything the link has to say: each frame sent goes to `on_frame` and is kept,
+    /// each event goes to `on_event` (which may act on the link) before the link moves on.
+    fn drain(
+        &mut self,
+        mut on_frame: impl FnMut(&[u8]),
+        mut on_event: impl FnMut(&mut Self, Event),
+    ) {
+        let down_before = self.observed.down;
+        loop {
+            let (frames, event) = next_output(&mut self.link, &self.observed, down_before);
+            let idle = frames.is_empty() && event.is_none();
+            for frame in frames {
+                on_frame(&frame);
+                self.sent.push(frame);
+            }
+            if let Some(event) = event {
+                on_event(self, event);
+            }
+            if idle {
+                break;
+            }
+        }
+        check_finished(&self.link, &self.observed);
+    }
+}
+
 /// The last MS-CHAPv2 Challenge in `frame`, if it is one: identifier and value.
 fn chap_challenge(frame: &[u8]) -> Option<(Identifier, [u8; 16])> {
     let (Protocol::CHAP, payload) = PppFrame::decode(frame).ok()? else {
@@ -184,29 +249,17 @@ fn chap_challenge(frame: &[u8]) -> Option<(Identifier, [u8; 16])> {
 /// The gateway's link under test, with what it has told its owner.
 #[derive(Debug)]
 pub struct ServerHarness {
-    link: Link<ChaCha8Rng>,
-    clock: Clock,
-    mppe_required: bool,
-    observed: Observed,
+    driven: DrivenLink,
     challenge: Option<(Identifier, [u8; 16])>,
-    sent: Vec<Vec<u8>>,
 }
 
 impl ServerHarness {
     /// A server link configured by `selector` (see the module's script format), opened.
     pub fn new(selector: u8) -> Self {
         let config = link_config(LinkConfig::server(fixture::SERVER_NAME), selector);
-        let mppe_required = config.mppe.required;
-        let mut link = Link::new(config, ChaCha8Rng::seed_from_u64(SERVER_RNG_SEED));
-        let clock = Clock::new();
-        link.open(clock.now());
         let mut harness = ServerHarness {
-            link,
-            clock,
-            mppe_required,
-            observed: Observed::default(),
+            driven: DrivenLink::open(config, SERVER_RNG_SEED),
             challenge: None,
-            sent: Vec::new(),
         };
         harness.drain();
         harness
@@ -214,21 +267,14 @@ impl ServerHarness {
 
     /// Feeds a frame from the peer.
     pub fn frame(&mut self, frame: &[u8]) {
-        self.link
-            .handle_frame(self.clock.now(), frame, &fixture::secrets);
+        let d = &mut self.driven;
+        d.link.handle_frame(d.clock.now(), frame, &fixture::secrets);
         self.drain();
     }
 
     /// Lets time pass and fires the timers.
     pub fn time(&mut self, arg: u8) {
-        let now = self.clock.advance(arg, self.link.poll_timeout());
-        self.link.handle_timeout(now);
-        if let Some(next) = self.link.poll_timeout() {
-            assert!(
-                next > now,
-                "handle_timeout left a deadline at or before now"
-            );
-        }
+        self.driven.advance(arg);
         self.drain();
     }
 
@@ -272,83 +318,73 @@ impl ServerHarness {
 
     /// `close(AdminClose)`.
     pub fn close(&mut self) {
-        self.link.close(self.clock.now(), Reason::AdminClose);
+        let d = &mut self.driven;
+        d.link.close(d.clock.now(), Reason::AdminClose);
         self.drain();
     }
 
     /// `request_mppe_reset`.
     pub fn mppe_reset(&mut self) {
-        self.link.request_mppe_reset(self.clock.now());
+        let d = &mut self.driven;
+        d.link.request_mppe_reset(d.clock.now());
         self.drain();
     }
 
     /// `lower_down(LowerLayerDown)`.
     pub fn lower_down(&mut self) {
-        self.link.lower_down(Reason::LowerLayerDown);
+        self.driven.link.lower_down(Reason::LowerLayerDown);
         self.drain();
     }
 
     /// The frames sent since the last call.
     pub fn take_sent(&mut self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut self.sent)
+        std::mem::take(&mut self.driven.sent)
     }
 
     /// Whether the link reported `LinkUp`.
     pub fn is_up(&self) -> bool {
-        self.observed.link_up
+        self.driven.observed.link_up
     }
 
     fn drain(&mut self) {
-        let down_before = self.observed.down;
-        loop {
-            let (frames, event) = next_output(&mut self.link, &self.observed, down_before);
-            let idle = frames.is_empty() && event.is_none();
-            for frame in frames {
-                if let Some(challenge) = chap_challenge(&frame) {
-                    self.challenge = Some(challenge);
+        let challenge = &mut self.challenge;
+        self.driven.drain(
+            |frame| {
+                if let Some(sent) = chap_challenge(frame) {
+                    *challenge = Some(sent);
                 }
-                self.sent.push(frame);
-            }
-            if let Some(event) = event {
-                self.on_event(event);
-            }
-            if idle {
-                break;
-            }
-        }
-        check_finished(&self.link, &self.observed);
+            },
+            Self::on_event,
+        );
     }
 
-    fn on_event(&mut self, event: Event) {
+    fn on_event(d: &mut DrivenLink, event: Event) {
         match event {
             Event::Authenticated { user } => {
                 assert!(
                     fixture::secrets(user_name_for_hash(user.as_bytes())).is_some(),
                     "authenticated {user:?}, who has no secret"
                 );
-                assert!(!self.observed.authenticated, "authenticated twice");
-                self.observed.authenticated = true;
+                assert!(!d.observed.authenticated, "authenticated twice");
+                d.observed.authenticated = true;
                 // As the daemon does: the pool answers at once.
-                self.link
-                    .set_addresses(self.clock.now(), fixture::LOCAL_ADDR, fixture::PEER_ADDR);
+                d.link
+                    .set_addresses(d.clock.now(), fixture::LOCAL_ADDR, fixture::PEER_ADDR);
             }
             Event::MppeKeys { .. } => {
-                assert!(
-                    self.observed.authenticated,
-                    "MPPE keys before authentication"
-                );
-                self.observed.keys = true;
+                assert!(d.observed.authenticated, "MPPE keys before authentication");
+                d.observed.keys = true;
             }
             Event::LinkUp { local, peer, .. } => {
-                assert!(self.observed.authenticated, "LinkUp without authentication");
+                assert!(d.observed.authenticated, "LinkUp without authentication");
                 assert!(
-                    !self.mppe_required || self.observed.keys,
+                    !d.mppe_required || d.observed.keys,
                     "LinkUp before the MPPE keys while MPPE is required"
                 );
                 assert_eq!((local, peer), (fixture::LOCAL_ADDR, fixture::PEER_ADDR));
-                self.observed.link_up = true;
+                d.observed.link_up = true;
             }
-            Event::Down(_) => self.observed.down = true,
+            Event::Down(_) => d.observed.down = true,
             Event::AuthFailed { .. } | Event::MppeResetRequested | Event::AuthSucceeded => {}
         }
     }
@@ -380,16 +416,12 @@ pub fn ppp_link_server(data: &[u8]) {
 /// A client link under test (the role the test tools use), with what it has reported.
 #[derive(Debug)]
 pub struct ClientHarness {
-    link: Link<ChaCha8Rng>,
-    clock: Clock,
-    mppe_required: bool,
-    observed: Observed,
+    driven: DrivenLink,
     auth_succeeded: bool,
     /// The last Challenge fed to the client.
     challenge: Option<[u8; 16]>,
     /// The client's last Response: identifier, its value and name.
     response: Option<(Identifier, MsChapV2Response, Vec<u8>)>,
-    sent: Vec<Vec<u8>>,
 }
 
 impl ClientHarness {
@@ -399,19 +431,11 @@ impl ClientHarness {
             LinkConfig::client(fixture::USER, fixture::PASSWORD),
             selector,
         );
-        let mppe_required = config.mppe.required;
-        let mut link = Link::new(config, ChaCha8Rng::seed_from_u64(CLIENT_RNG_SEED));
-        let clock = Clock::new();
-        link.open(clock.now());
         let mut harness = ClientHarness {
-            link,
-            clock,
-            mppe_required,
-            observed: Observed::default(),
+            driven: DrivenLink::open(config, CLIENT_RNG_SEED),
             auth_succeeded: false,
             challenge: None,
             response: None,
-            sent: Vec::new(),
         };
         harness.drain();
         harness
@@ -423,20 +447,14 @@ impl ClientHarness {
             self.challenge = Some(value);
         }
         let no_secrets = |_: &[u8]| None;
-        self.link.handle_frame(self.clock.now(), frame, &no_secrets);
+        let d = &mut self.driven;
+        d.link.handle_frame(d.clock.now(), frame, &no_secrets);
         self.drain();
     }
 
     /// Lets time pass and fires the timers.
     pub fn time(&mut self, arg: u8) {
-        let now = self.clock.advance(arg, self.link.poll_timeout());
-        self.link.handle_timeout(now);
-        if let Some(next) = self.link.poll_timeout() {
-            assert!(
-                next > now,
-                "handle_timeout left a deadline at or before now"
-            );
-        }
+        self.driven.advance(arg);
         self.drain();
     }
 
@@ -495,73 +513,67 @@ impl ClientHarness {
 
     /// `close(AdminClose)`.
     pub fn close(&mut self) {
-        self.link.close(self.clock.now(), Reason::AdminClose);
+        let d = &mut self.driven;
+        d.link.close(d.clock.now(), Reason::AdminClose);
         self.drain();
     }
 
     /// `request_mppe_reset`.
     pub fn mppe_reset(&mut self) {
-        self.link.request_mppe_reset(self.clock.now());
+        let d = &mut self.driven;
+        d.link.request_mppe_reset(d.clock.now());
         self.drain();
     }
 
     /// `lower_down(LowerLayerDown)`.
     pub fn lower_down(&mut self) {
-        self.link.lower_down(Reason::LowerLayerDown);
+        self.driven.link.lower_down(Reason::LowerLayerDown);
         self.drain();
     }
 
     /// The frames sent since the last call.
     pub fn take_sent(&mut self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut self.sent)
+        std::mem::take(&mut self.driven.sent)
     }
 
     /// Whether the link reported `LinkUp`.
     pub fn is_up(&self) -> bool {
-        self.observed.link_up
+        self.driven.observed.link_up
     }
 
     fn drain(&mut self) {
-        let down_before = self.observed.down;
-        loop {
-            let (frames, event) = next_output(&mut self.link, &self.observed, down_before);
-            let idle = frames.is_empty() && event.is_none();
-            for frame in frames {
-                if let Some(response) = chap_response(&frame) {
-                    self.response = Some(response);
+        let response = &mut self.response;
+        let auth_succeeded = &mut self.auth_succeeded;
+        self.driven.drain(
+            |frame| {
+                if let Some(sent) = chap_response(frame) {
+                    *response = Some(sent);
                 }
-                self.sent.push(frame);
-            }
-            if let Some(event) = event {
-                self.on_event(event);
-            }
-            if idle {
-                break;
-            }
-        }
-        check_finished(&self.link, &self.observed);
+            },
+            |d, event| Self::on_event(d, auth_succeeded, event),
+        );
     }
 
-    fn on_event(&mut self, event: Event) {
+    fn on_event(d: &mut DrivenLink, auth_succeeded: &mut bool, event: Event) {
         match event {
             Event::AuthSucceeded => {
-                assert!(!self.auth_succeeded, "AuthSucceeded twice");
-                self.auth_succeeded = true;
+                assert!(!*auth_succeeded, "AuthSucceeded twice");
+                *auth_succeeded = true;
             }
             Event::MppeKeys { .. } => {
-                assert!(self.auth_succeeded, "MPPE keys before authentication");
-                self.observed.keys = true;
+                assert!(*auth_succeeded, "MPPE keys before authentication");
+                d.observed.keys = true;
             }
             Event::LinkUp { .. } => {
                 // A server that asks for no authentication is fine for a client (pppd's
                 // default towards the peer), but then there are no keys.
                 assert!(
-                    !self.mppe_required || self.observed.keys,
+                    !d.mppe_required || d.observed.keys,
                     "LinkUp before the MPPE keys while MPPE is required"
                 );
-                self.observed.link_up = true;
+                d.observed.link_up = true;
             }
-            Event::Down(_) => self.observed.down = true,
+            Event::Down(_) => d.observed.down = true,
             Event::Authenticated { .. } | Event::AuthFailed { .. } => {
                 panic!("a client reported {event:?}")
             }
