@@ -19,7 +19,7 @@ use crate::gre_frame::{FRAME_OVERHEAD, GreFilter};
 use crate::namespace::{self, GATEWAY_ONLY, steer_receive_processing};
 use crate::payload::IP_UDP_HEADERS;
 use crate::report::{CellReport, CellSpec, Direction, PathKind};
-use crate::traffic::{FlowReceived, Sink, Timing, flow_window, run_cell};
+use crate::traffic::{FlowReceived, Sink, Source, Timing, flow_window, run_cell};
 use crate::tunnel_flows::{
     DownstreamSession, GreDataSink, GreStreamSource, UpstreamSession, build_streams, gre_socket,
 };
@@ -140,6 +140,15 @@ fn kernel_cell(
         size: cell.size,
         sessions: n,
     };
+    // One measured cell, with the kernel drop counters that grew meanwhile.
+    let measure = |source: &mut dyn Source, sink: &mut UdpSink| -> Result<CellReport> {
+        let before = DropCounters::read(topology);
+        let measured = run_cell(source, sink, n, timing, None, &[])?;
+        let mut report = CellReport::new(spec, &measured, &[], sink.verified, sink.failed);
+        report.drops = DropCounters::read(topology).since(&before);
+        report.failures = std::mem::take(&mut sink.failures);
+        Ok(report)
+    };
     match cell.direction {
         Direction::Up => {
             let mut sink = UdpSink::new(
@@ -151,12 +160,7 @@ fn kernel_cell(
                 },
             );
             let mut source = clients.source(vec![sink_address(); n], payload);
-            let before = DropCounters::read(topology);
-            let measured = run_cell(&mut source, &mut sink, n, timing, None, &[])?;
-            let mut report = CellReport::new(spec, &measured, &[], sink.verified, sink.failed);
-            report.drops = DropCounters::read(topology).since(&before);
-            report.failures = std::mem::take(&mut sink.failures);
-            Ok(report)
+            measure(&mut source, &mut sink)
         }
         Direction::Down => {
             let blaster_socket = sink_socket
@@ -173,12 +177,7 @@ fn kernel_cell(
                     socket_flow: Some((0..n).collect()),
                 },
             );
-            let before = DropCounters::read(topology);
-            let measured = run_cell(&mut source, &mut sink, n, timing, None, &[])?;
-            let mut report = CellReport::new(spec, &measured, &[], sink.verified, sink.failed);
-            report.drops = DropCounters::read(topology).since(&before);
-            report.failures = std::mem::take(&mut sink.failures);
-            Ok(report)
+            measure(&mut source, &mut sink)
         }
     }
 }
