@@ -568,24 +568,34 @@ fn tun_coalesce_seeds(seeds: &mut Vec<Seed>) {
     };
     let mut udp_run = Script::new();
     for i in 0..6 {
-        udp_run.byte(1).chunk(&packet(17, 4000, i, if i == 5 { 100 } else { 600 }, 0));
+        udp_run
+            .byte(1)
+            .chunk(&packet(17, 4000, i, if i == 5 { 100 } else { 600 }, 0));
     }
     seeds.push(Seed::new("tun_coalesce", "udp-run", udp_run.into_bytes()));
     let mut tcp_run = Script::new();
     for i in 0..6u32 {
         let flags = if i == 3 { 0x18 } else { 0x10 };
-        tcp_run.byte(1).chunk(&packet(6, 4000, 1 + i * 536, 536, flags));
+        tcp_run
+            .byte(1)
+            .chunk(&packet(6, 4000, 1 + i * 536, 536, flags));
     }
     seeds.push(Seed::new("tun_coalesce", "tcp-run", tcp_run.into_bytes()));
     let mut interleaved = Script::new();
     for i in 0..8u32 {
         let port = 4000 + u16::try_from(i % 2).unwrap_or(0);
-        interleaved.byte(1).chunk(&packet(6, port, 1 + (i / 2) * 300, 300, 0x10));
+        interleaved
+            .byte(1)
+            .chunk(&packet(6, port, 1 + (i / 2) * 300, 300, 0x10));
         interleaved.byte(1).chunk(&packet(17, port, i, 200, 0));
     }
     // A packet left as it is (checksums zero): written alone.
     interleaved.byte(0).chunk(&packet(17, 4000, 9, 200, 0));
-    seeds.push(Seed::new("tun_coalesce", "interleaved", interleaved.into_bytes()));
+    seeds.push(Seed::new(
+        "tun_coalesce",
+        "interleaved",
+        interleaved.into_bytes(),
+    ));
 }
 
 /// The daemon's test config files, by kind, and address lists.

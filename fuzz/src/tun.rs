@@ -53,13 +53,19 @@ fn check_round(coalescer: &mut WriteCoalescer, pushed: &[Vec<u8>]) -> usize {
         writes += 1;
         let (header, packet) = write.split_at(VIRTIO_NET_HDR_LEN);
         if header[1] == 0 {
-            assert_eq!(header, [0; VIRTIO_NET_HDR_LEN], "a plain packet's header is empty");
+            assert_eq!(
+                header, [0; VIRTIO_NET_HDR_LEN],
+                "a plain packet's header is empty"
+            );
             octets += packet.len();
             return;
         }
         let hdr_len = usize::from(u16::from_ne_bytes([header[2], header[3]]));
         let gso_size = usize::from(u16::from_ne_bytes([header[4], header[5]]));
-        assert!(gso_size > 0 && hdr_len < packet.len(), "a train has payload");
+        assert!(
+            gso_size > 0 && hdr_len < packet.len(),
+            "a train has payload"
+        );
         let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
         assert_eq!(total, packet.len(), "the train's IPv4 total length");
         let segments = (packet.len() - hdr_len).div_ceil(gso_size);
@@ -67,7 +73,11 @@ fn check_round(coalescer: &mut WriteCoalescer, pushed: &[Vec<u8>]) -> usize {
         octets += packet.len() + (segments - 1) * hdr_len;
     });
     assert!(writes <= pushed.len());
-    assert_eq!(octets, pushed.iter().map(Vec::len).sum::<usize>(), "octets lost or made up");
+    assert_eq!(
+        octets,
+        pushed.iter().map(Vec::len).sum::<usize>(),
+        "octets lost or made up"
+    );
     writes
 }
 
