@@ -19,16 +19,9 @@ const FILE: &str = "fuzz.conf";
 /// exactly as long as the pool.
 pub fn pptpd_conf(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let (conf, warnings) = match PptpdConf::parse(&text, FILE) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            let _ = error.to_string();
-            return;
-        }
+    let Some(conf) = rendered(PptpdConf::parse(&text, FILE)) else {
+        return;
     };
-    for warning in &warnings {
-        let _ = warning.to_string();
-    }
     assert!(conf.connections <= MAX_CONNECTIONS);
     assert!(conf.stimeout <= MAX_STIMEOUT);
     assert!(conf.workers <= MAX_WORKERS);
@@ -53,6 +46,25 @@ pub fn pptpd_conf(data: &[u8]) {
     }
 }
 
+/// What a loader returned, its error or warnings rendered (they must not panic): the value,
+/// or `None` after an error.
+fn rendered<T, W: std::fmt::Display, E: std::fmt::Display>(
+    parsed: Result<(T, Vec<W>), E>,
+) -> Option<T> {
+    match parsed {
+        Ok((value, warnings)) => {
+            for warning in &warnings {
+                let _ = warning.to_string();
+            }
+            Some(value)
+        }
+        Err(error) => {
+            let _ = error.to_string();
+            None
+        }
+    }
+}
+
 /// Asserts that every address is a unicast host address and appears once.
 fn check_distinct_unicast(addresses: &[std::net::Ipv4Addr]) {
     let mut seen = HashSet::new();
@@ -66,16 +78,9 @@ fn check_distinct_unicast(addresses: &[std::net::Ipv4Addr]) {
 /// their bounds; the secrets lookup name derivation does not panic on any peer name.
 pub fn ppp_options(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let (options, warnings) = match PppOptions::parse(&text, FILE) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            let _ = error.to_string();
-            return;
-        }
+    let Some(options) = rendered(PppOptions::parse(&text, FILE)) else {
+        return;
     };
-    for warning in &warnings {
-        let _ = warning.to_string();
-    }
     for value in [options.mtu, options.mru].into_iter().flatten() {
         assert!((MIN_MRU..=MAX_MRU).contains(&value), "MTU/MRU {value}");
     }
