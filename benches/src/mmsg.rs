@@ -31,6 +31,14 @@ fn from_sockaddr(addr: &libc::sockaddr_in) -> SocketAddrV4 {
     )
 }
 
+/// Points `header` at one address slot and one iovec (one datagram per header).
+fn point(header: &mut libc::msghdr, address: &mut libc::sockaddr_in, iovec: &mut libc::iovec) {
+    header.msg_name = (address as *mut libc::sockaddr_in).cast();
+    header.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    header.msg_iov = iovec;
+    header.msg_iovlen = 1;
+}
+
 /// Sends up to [`BATCH`] of `packets`, packet `i` to `dst(i)`, in one `sendmmsg`. Returns how
 /// many the kernel took (0 when the socket buffer is full).
 pub fn send_batch(
@@ -56,11 +64,7 @@ pub fn send_batch(
             iov_base: packets[i].as_ptr() as *mut libc::c_void,
             iov_len: packets[i].len(),
         };
-        let header = &mut headers[i].msg_hdr;
-        header.msg_name = (&mut addresses[i] as *mut libc::sockaddr_in).cast();
-        header.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        header.msg_iov = &mut iovecs[i];
-        header.msg_iovlen = 1;
+        point(&mut headers[i].msg_hdr, &mut addresses[i], &mut iovecs[i]);
     }
     // SAFETY: the first `n` headers point at addresses, iovecs and packet buffers that live
     // until this call returns; the kernel writes only `msg_len` of each header.
@@ -121,11 +125,7 @@ impl RecvBatch {
                 iov_base: chunk.as_mut_ptr().cast(),
                 iov_len: chunk.len(),
             };
-            let header = &mut headers[i].msg_hdr;
-            header.msg_name = (&mut addresses[i] as *mut libc::sockaddr_in).cast();
-            header.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            header.msg_iov = &mut iovecs[i];
-            header.msg_iovlen = 1;
+            point(&mut headers[i].msg_hdr, &mut addresses[i], &mut iovecs[i]);
         }
         // SAFETY: every header points at an address slot, an iovec and a buffer slot owned by
         // this call or by `self`, all alive and unaliased until it returns; the kernel writes at
