@@ -408,7 +408,8 @@ fn stock_client_passes_every_check_against_the_poptop_reference() {
     let _http = tool()
         .http_serve(ns, SocketAddr::new(INET_IP.into(), 8080), blob, &http_log)
         .unwrap();
-    let server = ReferenceServer::boot(&net, &[("root", "123456"), ("user2", "pass2")]).unwrap();
+    let users = [("root", "123456"), ("user2", "pass2")];
+    let mut server = ReferenceServer::boot(&net, &users).unwrap();
 
     let md5 = blob.md5().unwrap();
     let config = net
@@ -419,7 +420,24 @@ fn stock_client_passes_every_check_against_the_poptop_reference() {
         .second_login("user2", "pass2", Expect::Up)
         .logins(2)
         .pcap(net.path("client.pcap"));
-    let report = ClientVm::run(&config).unwrap();
+    let mut report = ClientVm::run(&config).unwrap();
+    if report.timed_out {
+        // The reference is third-party software in two emulated guests; a rare stall
+        // there (seen once in CI: an upload through poptop hung) is not ours to fail on.
+        // Show what happened, then give it one more run on a fresh server (so that the
+        // pool and the logs start clean); a second stall fails the test.
+        let server_log = server.log();
+        eprintln!(
+            "the reference run timed out; running it once more. Its console:\n{report}\n\
+             --- the server's last log lines ---\n{}\n--- http log ---\n{}",
+            server_log[server_log.len().saturating_sub(40)..].join("\n"),
+            std::fs::read_to_string(&http_log).unwrap_or_default()
+        );
+        drop(server);
+        server = ReferenceServer::boot(&net, &users).unwrap();
+        std::fs::File::create(&http_log).unwrap();
+        report = ClientVm::run(&config).unwrap();
+    }
     eprintln!(
         "stock client against poptop: {:.1} s; checks: {}",
         report.elapsed.as_secs_f64(),
