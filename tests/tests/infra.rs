@@ -419,7 +419,10 @@ fn stock_client_passes_every_check_against_the_poptop_reference() {
         .fetch("http://198.51.100.2:8080/blob", Some(&md5))
         .second_login("user2", "pass2", Expect::Up)
         .logins(2)
-        .pcap(net.path("client.pcap"));
+        .pcap(net.path("client.pcap"))
+        // Two emulated guests beside the other tests' guests on two cores: as the
+        // gateway's own stock-client test, give a slow machine room (a run takes ~20 s).
+        .timeout(Duration::from_secs(240));
     let mut report = ClientVm::run(&config).unwrap();
     if report.timed_out {
         // The reference is third-party software in two emulated guests; a rare stall
