@@ -151,9 +151,9 @@ proptest! {
 
     /// Secrets escaped character by character (no quotes at all) read back unchanged.
     #[test]
-    fn escaped_secrets_round_trip(secret in "[ -~]{1,30}") {
-        // Octal digits and `x` start numeric escapes; skip such inputs.
-        prop_assume!(!secret.contains(|c: char| ('0'..='7').contains(&c) || c == 'x'));
+    // Printable ASCII but the octal digits and `x`, which start numeric escapes (drawn
+    // without them: rejecting them would discard most cases).
+    fn escaped_secrets_round_trip(secret in "[ -/8-wy-~]{1,30}") {
         // `@/path` (after escapes) names a file holding the secret, as in pppd: not a secret.
         prop_assume!(!secret.starts_with("@/"));
         let escaped: String = secret.chars().flat_map(|c| ['\\', c]).collect();
