@@ -108,7 +108,9 @@ fn run(args: &Args) -> Result<()> {
     };
     let egress: SharedEgress = Arc::new(Mutex::new(egress));
 
-    let data = Arc::new(DataPlane::start(tun_queues, config.pptpd.listen)?);
+    let data = Arc::new(
+        DataPlane::start(tun_queues, config.pptpd.listen).context("starting the GRE data path")?,
+    );
     let result = runtime.block_on(serve(args, config, data.clone(), egress.clone(), signals));
     data.stop();
     let installed = egress.lock().unwrap_or_else(|e| e.into_inner()).take();

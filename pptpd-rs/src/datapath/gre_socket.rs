@@ -37,7 +37,15 @@ pub struct GreSocket {
 impl GreSocket {
     /// Opens a raw GRE socket, bound to `local` when given, with large kernel buffers.
     pub fn open(local: Option<Ipv4Addr>) -> io::Result<Self> {
-        let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_GRE)))?;
+        let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_GRE)))
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot open a raw socket for GRE (IP protocol 47; needs CAP_NET_RAW): {e}"
+                    ),
+                )
+            })?;
         socket.set_nonblocking(true)?;
         // Bursts of a few thousand packets must not overflow the default 208 KiB. As root we
         // may exceed net.core.rmem_max/wmem_max (SO_RCVBUFFORCE); otherwise take what we get.
