@@ -23,6 +23,7 @@ pub mod gateway;
 pub mod netns;
 pub mod process;
 pub mod reference_server;
+pub mod test_client;
 pub mod tool;
 pub mod topology;
 pub mod vm;

@@ -13,18 +13,17 @@ use nix::sys::signal::Signal;
 use pptpd_tests::blob::Blob;
 use pptpd_tests::gateway::{Gateway, GatewayConfig, LOCAL_IP, POOL_FIRST, leftovers};
 use pptpd_tests::process::Process;
+use pptpd_tests::test_client;
 use pptpd_tests::tool::{NetnsTool, peer_ips};
-use pptpd_tests::topology::{GW_LAN_IP, GW_WAN_IP, INET_IP};
-use pptpd_tests::{Topology, gateway_bin, netns_tool, require_root};
+use pptpd_tests::topology::{GW_WAN_IP, INET_IP};
+use pptpd_tests::{Topology, gateway_bin, netns_tool, require_root, test_client_bin};
 
 fn tool() -> NetnsTool {
     netns_tool!()
 }
 
 fn client(topo: &Topology, args: &[&str]) -> Process {
-    let mut cmd = topo.vpc().command(env!("CARGO_BIN_EXE_pptp-test-client"));
-    cmd.args(["--server", &GW_LAN_IP.to_string()]).args(args);
-    topo.vpc().spawn(cmd).unwrap()
+    test_client::spawn(test_client_bin!(), topo, args).unwrap()
 }
 
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -114,20 +113,7 @@ fn traffic_through_the_tunnel(config: GatewayConfig) {
         .udp_echo(topo.inet(), SocketAddr::new(INET_IP.into(), 7000), &udp_log)
         .unwrap();
 
-    let pptp = client(
-        &topo,
-        &[
-            "--user",
-            "root",
-            "--password",
-            "123456",
-            "--tun",
-            "tclient0",
-            "--route",
-            "198.51.100.0/24",
-            "--until-signal",
-        ],
-    );
+    let pptp = client(&topo, &test_client::tunnel_args("root", "123456"));
     let up = pptp
         .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
         .unwrap();
@@ -439,20 +425,7 @@ fn a_static_address_added_to_chap_secrets_while_running_is_masqueraded_too() {
     text.push_str("fixed\tpptpd\t\"f1xed pass\"\t10.77.0.5\n");
     std::fs::write(&secrets, text).unwrap();
 
-    let pptp = client(
-        &topo,
-        &[
-            "--user",
-            "fixed",
-            "--password",
-            "f1xed pass",
-            "--tun",
-            "tclient0",
-            "--route",
-            "198.51.100.0/24",
-            "--until-signal",
-        ],
-    );
+    let pptp = client(&topo, &test_client::tunnel_args("fixed", "f1xed pass"));
     let up = pptp
         .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
         .unwrap();

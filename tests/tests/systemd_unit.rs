@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use pptpd_tests::gateway::{Gateway, GatewayConfig, leftovers};
+use pptpd_tests::test_client;
 use pptpd_tests::tool::NetnsTool;
-use pptpd_tests::topology::{GW_LAN_IP, INET_IP};
-use pptpd_tests::{Topology, gateway_bin, netns_tool, require_root};
+use pptpd_tests::topology::INET_IP;
+use pptpd_tests::{Topology, gateway_bin, netns_tool, require_root, test_client_bin};
 
 /// Where the unit installs the binary and expects the configuration.
 const INSTALLED_BIN: &str = "/usr/local/sbin/pptpd-rs";
@@ -162,19 +163,12 @@ fn the_gateway_does_its_job_with_only_the_capabilities_the_unit_leaves() {
             &echo_log,
         )
         .unwrap();
-    let mut cmd = topo.vpc().command(env!("CARGO_BIN_EXE_pptp-test-client"));
-    cmd.args(["--server", &GW_LAN_IP.to_string()]).args([
-        "--user",
-        "root",
-        "--password",
-        "123456",
-        "--tun",
-        "tclient0",
-        "--route",
-        "198.51.100.0/24",
-        "--until-signal",
-    ]);
-    let pptp = topo.vpc().spawn(cmd).unwrap();
+    let pptp = test_client::spawn(
+        test_client_bin!(),
+        &topo,
+        &test_client::tunnel_args("root", "123456"),
+    )
+    .unwrap();
     pptp.wait_for_line(Duration::from_secs(20), |l| {
         l.starts_with("PPTP-CLIENT tun")
     })

@@ -1,0 +1,40 @@
+//! Our own PPTP client (`pptp-test-client`, the client roles of the core crates) started in the
+//! VPC namespace of a [`Topology`], against the gateway's LAN address.
+
+use std::path::Path;
+
+use crate::Result;
+use crate::process::Process;
+use crate::topology::{GW_LAN_IP, Topology};
+
+/// The path of the `pptp-test-client` binary; only integration tests of this crate know it.
+#[macro_export]
+macro_rules! test_client_bin {
+    () => {
+        std::path::Path::new(env!("CARGO_BIN_EXE_pptp-test-client"))
+    };
+}
+
+/// Starts `bin` (see [`test_client_bin!`]) in `topo`'s VPC namespace with `--server` set to
+/// the gateway's LAN address and `args` after it.
+pub fn spawn(bin: &Path, topo: &Topology, args: &[&str]) -> Result<Process> {
+    let mut cmd = topo.vpc().command(bin);
+    cmd.args(["--server", &GW_LAN_IP.to_string()]).args(args);
+    topo.vpc().spawn(cmd)
+}
+
+/// The arguments of a session as `user` that carries the internet host's network
+/// (198.51.100.0/24) through its own TUN device `tclient0` and stays up until SIGTERM.
+pub fn tunnel_args<'a>(user: &'a str, password: &'a str) -> [&'a str; 9] {
+    [
+        "--user",
+        user,
+        "--password",
+        password,
+        "--tun",
+        "tclient0",
+        "--route",
+        "198.51.100.0/24",
+        "--until-signal",
+    ]
+}
