@@ -181,9 +181,24 @@ fn traffic_through_the_tunnel(config: GatewayConfig) {
         })
         .unwrap();
     assert!(down.contains("reason=hang-up"), "{down}");
-    gateway
+    let down = gateway
         .wait_for_log(Duration::from_secs(10), |l| l.contains("(root): link down"))
         .unwrap();
+    // The totals, as pppd logs them at the end of a link: the blob went down and came back
+    // up, with the UDP checks and the other direction's ACKs (IP bytes: ~13 % more here).
+    let count = |label: &str| -> u64 {
+        let at = down
+            .find(label)
+            .unwrap_or_else(|| panic!("{label} in {down}"));
+        down[at + label.len()..]
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{label} in {down}"))
+    };
+    let (sent, received) = (count("sent "), count("received "));
+    assert!((blob.size..blob.size * 5 / 4).contains(&sent), "{down}");
+    assert!((blob.size..blob.size * 5 / 4).contains(&received), "{down}");
     let routes = topo.gw().ip(&["route", "show"]).unwrap();
     assert!(
         !routes.contains(&POOL_FIRST.to_string()),

@@ -413,11 +413,12 @@ impl Connection {
                 let call = &mut self.calls[i];
                 let lasted = call.up_since.map(|t| now.saturating_duration_since(t));
                 info!(
-                    "{}: link down: {reason}{}",
+                    "{}: link down: {reason}{}; {}",
                     call.label(peer),
                     lasted
                         .map(|d| format!(" after {}s", d.as_secs()))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    call.stats
                 );
                 release(&shared, peer, call).await;
                 if call.pptp_established {

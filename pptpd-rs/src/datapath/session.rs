@@ -52,6 +52,23 @@ impl SessionStats {
     }
 }
 
+/// The traffic totals as pppd logs them when a link ends (`Sent N bytes, received M bytes`),
+/// seen from the gateway: sent = towards the client.
+impl std::fmt::Display for SessionStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        write!(
+            f,
+            "sent {} bytes in {} packets, received {} bytes in {} packets, {} dropped",
+            get(&self.tx_bytes),
+            get(&self.tx_packets),
+            get(&self.rx_bytes),
+            get(&self.rx_packets),
+            get(&self.dropped)
+        )
+    }
+}
+
 /// Whether and how payloads are encrypted.
 enum Crypto {
     /// MPPE was not negotiated and is not required: IPv4 travels in cleartext.
