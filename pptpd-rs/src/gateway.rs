@@ -3,7 +3,8 @@
 //! Start: read and check every file; create the TUN device (one queue per
 //! worker) and give it the local addresses; install forwarding, masquerade and
 //! MSS clamping (cleaning leftovers of a crashed run first); start the data
-//! path; listen on TCP 1723. SIGHUP reloads the files for new sessions.
+//! path; listen on TCP 1723. SIGHUP reloads the files for new sessions; SIGUSR1 logs
+//! the live sessions.
 //! SIGTERM/SIGINT: every client is told (LCP Terminate-Request, CDN, StopCCRQ),
 //! then the rules are removed and the process exits 0 within 5 s.
 
@@ -122,11 +123,12 @@ fn run(args: &Args) -> Result<()> {
     result
 }
 
-/// SIGTERM, SIGINT and SIGHUP, registered with the runtime.
+/// SIGTERM, SIGINT, SIGHUP and SIGUSR1, registered with the runtime.
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -136,6 +138,7 @@ impl Signals {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
             hup: signal(SignalKind::hangup())?,
+            usr1: signal(SignalKind::user_defined1())?,
         })
     }
 }
@@ -184,6 +187,7 @@ async fn serve(
             _ = signals.term.recv() => break,
             _ = signals.int.recv() => break,
             _ = signals.hup.recv() => reload(args, &shared),
+            _ = signals.usr1.recv() => report_status(&shared),
         }
     }
     info!("shutting down: telling {} client(s)", shared.sessions());
@@ -200,16 +204,35 @@ async fn serve(
     Ok(())
 }
 
+/// SIGUSR1: logs the sessions whose link is up, one line each (user, addresses, time,
+/// traffic), and how many pool addresses are left.
+fn report_status(shared: &Shared) {
+    for line in shared.live.report(std::time::Instant::now()) {
+        info!("{line}");
+    }
+    let pool = shared.pool();
+    info!(
+        "status: {} of {} pool addresses free",
+        pool.available(),
+        pool.capacity()
+    );
+}
+
 /// A parent may start us with signals blocked (the mask is inherited across exec): SIGTERM,
-/// SIGINT and SIGHUP must reach our handlers, or a stop request would wait forever.
+/// SIGINT, SIGHUP and SIGUSR1 must reach our handlers, or a stop request would wait forever.
 fn unblock_signals() {
     use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
     let mut set = SigSet::empty();
-    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+    for signal in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+    ] {
         set.add(signal);
     }
     if let Err(e) = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None) {
-        warn!("cannot unblock SIGTERM/SIGINT/SIGHUP: {e}");
+        warn!("cannot unblock SIGTERM/SIGINT/SIGHUP/SIGUSR1: {e}");
     }
 }
 

@@ -394,6 +394,89 @@ fn sighup_gives_new_sessions_the_new_options_and_keeps_live_ones() {
 }
 
 #[test]
+fn sigusr1_logs_every_live_session_with_its_traffic() {
+    if !require_root("sigusr1_logs_every_live_session_with_its_traffic") {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    let mut gateway = start_default_gateway(&topo);
+    let sessions: Vec<(Process, String)> = (0..2)
+        .map(|_| {
+            let pptp = client(
+                &topo,
+                &["--user", "root", "--password", "123456", "--until-signal"],
+            );
+            let up = pptp
+                .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
+                .unwrap();
+            let address = field(&up, "local").unwrap().to_owned();
+            (pptp, address)
+        })
+        .collect();
+    gateway.signal(Signal::SIGUSR1);
+    gateway
+        .wait_for_log(Duration::from_secs(10), |l| {
+            l.contains("status: 2 session(s) up")
+        })
+        .unwrap();
+    for (_, address) in &sessions {
+        let line = gateway
+            .wait_for_log(Duration::from_secs(10), |l| {
+                l.contains("status: call") && l.contains(&format!("(root) {address} from "))
+            })
+            .unwrap();
+        assert!(line.contains("; sent "), "{line}");
+    }
+    gateway
+        .wait_for_log(Duration::from_secs(10), |l| {
+            l.contains("status: 4 of 6 pool addresses free")
+        })
+        .unwrap();
+
+    // After a hang-up, the report has one session left, the other one.
+    let (first, gone) = &sessions[0];
+    first.signal(Signal::SIGTERM);
+    first
+        .wait_for_line(Duration::from_secs(20), |l| {
+            l.starts_with("PPTP-CLIENT down")
+        })
+        .unwrap();
+    gateway
+        .wait_for_log(Duration::from_secs(10), |l| l.contains("link down"))
+        .unwrap();
+    gateway.signal(Signal::SIGUSR1);
+    gateway
+        .wait_for_log(Duration::from_secs(10), |l| {
+            l.contains("status: 1 session(s) up")
+        })
+        .unwrap();
+    let reported: Vec<String> = gateway
+        .log()
+        .into_iter()
+        .skip_while(|l| !l.contains("status: 1 session(s) up"))
+        .filter(|l| l.contains("status: call"))
+        .collect();
+    assert_eq!(reported.len(), 1, "{reported:#?}");
+    assert!(
+        !reported[0].contains(&format!(" {gone} from ")),
+        "{reported:#?}"
+    );
+    assert!(
+        reported[0].contains(&format!(" {} from ", sessions[1].1)),
+        "{reported:#?}"
+    );
+
+    let (second, _) = &sessions[1];
+    second.signal(Signal::SIGTERM);
+    second
+        .wait_for_line(Duration::from_secs(20), |l| {
+            l.starts_with("PPTP-CLIENT down")
+        })
+        .unwrap();
+    stop_cleanly(&mut gateway, &topo);
+}
+
+#[test]
 fn a_gateway_started_with_sigterm_blocked_still_stops_on_it() {
     if !require_root("a_gateway_started_with_sigterm_blocked_still_stops_on_it") {
         return;

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::call::Call;
+use super::session_table::LiveSession;
 use super::shared::Shared;
 use crate::datapath::session::{DataSession, SessionStats};
 use crate::datapath::{Command, DataEvent};
@@ -399,6 +400,16 @@ impl Connection {
                         self.shared.data.add_route(client, id);
                         call.routed = true;
                         call.up_since = Some(now);
+                        self.shared.live.insert(
+                            id,
+                            LiveSession {
+                                user: call.user.clone().unwrap_or_default(),
+                                peer: *peer.ip(),
+                                client,
+                                since: now,
+                                stats: call.stats.clone(),
+                            },
+                        );
                         info!("{}: link up, {client} ⇄ {local}", call.label(peer));
                     }
                     Err(e) => {
@@ -625,6 +636,7 @@ async fn release(shared: &Shared, peer: SocketAddrV4, call: &mut Call) {
         return;
     }
     call.released = true;
+    shared.live.remove(call.id);
     if let Some(client) = call.client_ip.take() {
         if call.routed {
             shared.data.remove_route(client, call.id);

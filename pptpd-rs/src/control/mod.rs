@@ -5,6 +5,7 @@
 pub mod call;
 pub mod connection;
 pub mod listener;
+pub mod session_table;
 pub mod shared;
 
 pub use listener::serve;

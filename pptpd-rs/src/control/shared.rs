@@ -1,6 +1,6 @@
 //! State every control connection shares: settings, the address pool, call
-//! IDs, the data plane, routes, the egress rules, the session count and the
-//! shutdown signal.
+//! IDs, the data plane, routes, the egress rules, the session count, the live
+//! sessions (for the status report) and the shutdown signal.
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::warn;
 
+use super::session_table::SessionTable;
 use crate::call_ids::CallIds;
 use crate::datapath::DataPlane;
 use crate::pool::IpPool;
@@ -33,6 +34,8 @@ pub struct Shared {
     pub secrets: SecretsCache,
     egress: SharedEgress,
     sessions: AtomicUsize,
+    /// The sessions whose link is up (SIGUSR1 logs them).
+    pub live: SessionTable,
     /// Cancelled at SIGTERM/SIGINT: every connection says goodbye and ends.
     pub shutdown: CancellationToken,
     /// Tracks the connection tasks, so that shutdown can wait for them.
@@ -57,6 +60,7 @@ impl Shared {
             secrets: SecretsCache::default(),
             egress,
             sessions: AtomicUsize::new(0),
+            live: SessionTable::default(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         }
