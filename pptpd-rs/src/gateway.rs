@@ -248,8 +248,14 @@ fn raise_open_files_limit() {
     }
 }
 
-/// SIGHUP: re-reads the files; new sessions use them, live sessions are left alone.
+/// SIGHUP: re-reads the files (new sessions use them, live sessions are left alone) and
+/// installs the egress rules again, in case a firewall reload on the host flushed them.
 fn reload(args: &Args, shared: &Shared) {
+    match shared.reapply_egress() {
+        Ok(true) => info!("egress rules and ip_forward re-applied"),
+        Ok(false) => {}
+        Err(e) => error!("re-applying the egress rules failed: {e}"),
+    }
     match load(args) {
         Ok(config) => {
             shared.replace_settings(Settings::from_config(&config));

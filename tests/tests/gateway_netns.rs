@@ -477,6 +477,61 @@ fn sigusr1_logs_every_live_session_with_its_traffic() {
 }
 
 #[test]
+fn sighup_restores_egress_rules_a_host_firewall_reload_flushed() {
+    if !require_root("sighup_restores_egress_rules_a_host_firewall_reload_flushed") {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    let mut gateway = start_default_gateway(&topo);
+    let udp_log = topo.path("udp.log");
+    let _echo = tool()
+        .udp_echo(topo.inet(), SocketAddr::new(INET_IP.into(), 7000), &udp_log)
+        .unwrap();
+    let pptp = client(&topo, &test_client::tunnel_args("root", "123456"));
+    pptp.wait_for_line(Duration::from_secs(20), |l| {
+        l.starts_with("PPTP-CLIENT tun")
+    })
+    .unwrap();
+    let check = |count| {
+        tool()
+            .udp_check(
+                topo.vpc(),
+                SocketAddr::new(INET_IP.into(), 7000),
+                count,
+                200,
+                None,
+            )
+            .unwrap()
+    };
+    assert!(check(20).passed());
+
+    // What `systemctl restart nftables` does with Debian's nftables.conf, plus forwarding off.
+    topo.gw().run(&["nft", "flush", "ruleset"]).unwrap();
+    topo.gw()
+        .run(&["sysctl", "-q", "-w", "net.ipv4.ip_forward=0"])
+        .unwrap();
+    let broken = check(3);
+    assert_eq!(broken.received, 0, "{broken:?}");
+
+    gateway.signal(Signal::SIGHUP);
+    gateway
+        .wait_for_log(Duration::from_secs(10), |l| {
+            l.contains("egress rules and ip_forward re-applied")
+        })
+        .unwrap();
+    assert_eq!(topo.gw().sysctl("net.ipv4.ip_forward").unwrap(), "1");
+    let repaired = check(20);
+    assert!(repaired.passed(), "{repaired:?}");
+
+    pptp.signal(Signal::SIGTERM);
+    pptp.wait_for_line(Duration::from_secs(20), |l| {
+        l.starts_with("PPTP-CLIENT down")
+    })
+    .unwrap();
+    stop_cleanly(&mut gateway, &topo);
+}
+
+#[test]
 fn a_gateway_started_with_sigterm_blocked_still_stops_on_it() {
     if !require_root("a_gateway_started_with_sigterm_blocked_still_stops_on_it") {
         return;

@@ -97,6 +97,17 @@ impl Shared {
         }
     }
 
+    /// Installs the egress rules again and turns ip_forward back on (SIGHUP): a firewall
+    /// reload on the host (`systemctl restart nftables`, `firewall-cmd --reload`) may have
+    /// flushed them. `Ok(false)` when there are none to restore (`nat no`).
+    pub fn reapply_egress(&self) -> Result<bool, nat::NatError> {
+        let egress = self.egress.lock().unwrap_or_else(|e| e.into_inner());
+        match egress.as_ref() {
+            Some(egress) => egress.reapply().map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// The call ID registry.
     pub fn call_ids(&self) -> MutexGuard<'_, CallIds> {
         self.call_ids.lock().unwrap_or_else(|e| e.into_inner())
