@@ -108,6 +108,26 @@ impl Egress {
         Ok(())
     }
 
+    /// Whether our rules are all still there and `ip_forward` (if we manage it) is still on:
+    /// anything on the host may flush them (`nft flush ruleset` when nftables.service
+    /// restarts, `firewall-cmd --reload`). Runs `nft` (twice) or `iptables -S` (per table).
+    pub fn intact(&self) -> Result<bool, NatError> {
+        if !self.installed {
+            return Ok(true);
+        }
+        let rules = match self.plan.backend() {
+            Backend::Nftables => nft_process::our_rule_count()? == self.plan.nft_rule_count(),
+            Backend::Iptables => {
+                iptables_process::our_line_count()? == self.plan.iptables_commands().len()
+            }
+        };
+        let forwarding = match &self.ip_forward {
+            Some((forward, _)) => forward.current()?,
+            None => true,
+        };
+        Ok(rules && forwarding)
+    }
+
     /// Extends the rules to the client addresses among `addresses` that the pool does not
     /// cover yet (a static address from chap-secrets added while running): the plan gets
     /// their /32s and the rules are installed again (nftables: our table replaced in one

@@ -67,6 +67,18 @@ pub(crate) fn remove_ours() -> Result<bool, NatError> {
     }
 }
 
+/// How many lines of ours `iptables -S` lists now, over our tables: 0 when they are gone.
+pub(crate) fn our_line_count() -> Result<usize, NatError> {
+    let mut tables: Vec<&str> = OWNED_CHAINS.iter().map(|o| o.table).collect();
+    tables.dedup();
+    let mut count = 0;
+    for table in tables {
+        let listing = output(&iptables_rules::iptables(table, &["-S"]))?;
+        count += iptables_rules::count_our_lines(table, &listing);
+    }
+    Ok(count)
+}
+
 /// The flavour of the `iptables` binary, from `iptables --version`; `None` if not installed.
 pub(crate) fn flavor() -> Result<Option<IptablesFlavor>, NatError> {
     match output(&[IPTABLES.to_owned(), "--version".to_owned()]) {

@@ -205,6 +205,23 @@ pub(crate) fn cleanup_commands(table: &str, listing: &str) -> Vec<Vec<String>> {
     commands
 }
 
+/// How many lines of an `iptables -t table -S` listing are ours: each chain's `-N`, its
+/// rules and the jump to it — one line per command of [`EgressPlan::iptables_commands`].
+pub(crate) fn count_our_lines(table: &str, listing: &str) -> usize {
+    let owned: Vec<&OwnedChain> = OWNED_CHAINS.iter().filter(|o| o.table == table).collect();
+    listing
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            owned.iter().any(|o| {
+                *line == format!("-N {}", o.chain)
+                    || line.starts_with(&format!("-A {} ", o.chain))
+                    || *line == format!("-A {} -j {}", o.builtin, o.chain)
+            })
+        })
+        .count()
+}
+
 /// `iptables -w -t <table> <args...>` as an argv.
 pub(crate) fn iptables(table: &str, args: &[&str]) -> Vec<String> {
     [IPTABLES, "-w", "-t", table]
@@ -224,6 +241,41 @@ mod tests {
 
     fn lines(commands: &[Vec<String>]) -> Vec<String> {
         commands.iter().map(|argv| argv.join(" ")).collect()
+    }
+
+    /// What `iptables -S` lists after [`EgressPlan::iptables_commands`] ran, per table.
+    fn listing_after_install(plan: &EgressPlan, table: &str) -> String {
+        plan.iptables_commands()
+            .iter()
+            .filter(|argv| argv[3] == table)
+            .map(|argv| match argv[4].as_str() {
+                "-I" => format!("-A {} {}", argv[5], argv[7..].join(" ")),
+                _ => argv[4..].join(" "),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn our_lines_in_a_listing_are_one_per_install_command() {
+        let plan = EgressPlan::new(&sample_config(), Backend::Iptables).unwrap();
+        let host = "-P FORWARD DROP\n-N DOCKER\n-A FORWARD -j DOCKER\n-A FORWARD -i lo -j ACCEPT";
+        let mut total = 0;
+        for table in ["nat", "filter", "mangle"] {
+            let listing = format!("{host}\n{}", listing_after_install(&plan, table));
+            total += count_our_lines(table, &listing);
+            // A flushed table has none of ours; our jump alone (chain gone) is one.
+            assert_eq!(count_our_lines(table, host), 0);
+        }
+        assert_eq!(total, plan.iptables_commands().len());
+        assert_eq!(
+            count_our_lines(
+                "filter",
+                "-A FORWARD -j PPTPD_RS_FWD\n-A FORWARD -j PPTPD_RS_MSS"
+            ),
+            1,
+            "the mangle chain's jump does not count in filter"
+        );
     }
 
     #[test]

@@ -51,6 +51,14 @@ pub(crate) fn lists_our_table(json: &str) -> Result<bool, NatError> {
         .any(|table| table["family"] == "ip" && table["name"] == NFT_TABLE))
 }
 
+/// How many rules of `table ip pptpd_rs` a `nft -j list table ip pptpd_rs` listing holds.
+pub(crate) fn count_our_rules(json: &str) -> Result<usize, NatError> {
+    Ok(objects(json, "rule")?
+        .iter()
+        .filter(|rule| rule["family"] == "ip" && rule["table"] == NFT_TABLE)
+        .count())
+}
+
 /// The forward base chains with policy `drop` outside our table, from `nft -j list chains`.
 pub(crate) fn forward_drop_chains(json: &str) -> Result<Vec<ForeignChain>, NatError> {
     Ok(objects(json, "chain")?
@@ -110,6 +118,19 @@ mod tests {
             lists_our_table("{}"),
             Err(NatError::BadOutput { .. })
         ));
+    }
+
+    #[test]
+    fn counts_the_rules_of_our_table_only() {
+        let listing = r#"{"nftables": [{"metainfo": {"json_schema_version": 1}},
+          {"table": {"family": "ip", "name": "pptpd_rs", "handle": 7}},
+          {"chain": {"family": "ip", "table": "pptpd_rs", "name": "forward", "handle": 2}},
+          {"rule": {"family": "ip", "table": "pptpd_rs", "chain": "forward", "handle": 4, "expr": []}},
+          {"rule": {"family": "ip", "table": "pptpd_rs", "chain": "postrouting", "handle": 5, "expr": []}},
+          {"rule": {"family": "inet", "table": "pptpd_rs", "chain": "x", "handle": 6, "expr": []}},
+          {"rule": {"family": "ip", "table": "filter", "chain": "forward", "handle": 8, "expr": []}}]}"#;
+        assert_eq!(count_our_rules(listing).unwrap(), 2);
+        assert!(count_our_rules("[]").is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use nftables::schema::Nftables;
 
 use crate::error::NatError;
 use crate::nft_listing::{self, ForeignChain};
-use crate::nft_rules;
+use crate::nft_rules::{self, NFT_TABLE};
 
 /// The program we run.
 const NFT: &str = "nft";
@@ -76,6 +76,20 @@ pub(crate) fn remove_our_table() -> Result<bool, NatError> {
     }
     apply(&nft_rules::nft_removal())?;
     Ok(true)
+}
+
+/// How many rules our table holds now: 0 when it is gone (or `nft` is).
+pub(crate) fn our_rule_count() -> Result<usize, NatError> {
+    let Some(tables) = list(&["list", "tables"])? else {
+        return Ok(0);
+    };
+    if !nft_listing::lists_our_table(&tables)? {
+        return Ok(0);
+    }
+    match list(&["list", "table", "ip", NFT_TABLE])? {
+        Some(json) => nft_listing::count_our_rules(&json),
+        None => Ok(0),
+    }
 }
 
 /// Foreign forward chains with policy `drop` (empty when `nft` is not installed).

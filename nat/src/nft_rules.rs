@@ -97,6 +97,11 @@ impl EgressPlan {
         nft_removal()
     }
 
+    /// How many rules [`Self::nft_ruleset`] puts into our table.
+    pub(crate) fn nft_rule_count(&self) -> usize {
+        self.nft_rules().len()
+    }
+
     /// The rules of [`Self::nft_ruleset`], in chain order.
     fn nft_rules(&self) -> Vec<Rule<'static>> {
         let tun = self.tun_interface().to_owned();

@@ -65,6 +65,16 @@ fn iptables_double_install_keeps_one_copy() {
 }
 
 #[test]
+fn nftables_notices_a_flush_and_reapply_repairs_it() {
+    in_fresh_netns("nftables_flush", "role_flush_then_reapply", "nftables");
+}
+
+#[test]
+fn iptables_notices_a_flush_and_reapply_repairs_it() {
+    in_fresh_netns("iptables_flush", "role_flush_then_reapply", "iptables");
+}
+
+#[test]
 fn auto_detection_follows_the_forward_policy() {
     in_fresh_netns("auto_detection", "role_detect", "auto");
 }
@@ -528,6 +538,57 @@ fn role_crash_cleanup_reinstall() {
     );
     egress.remove().unwrap();
     assert_eq!(snapshot(), before);
+    assert_eq!(ip_forward(), "0");
+}
+
+#[test]
+#[ignore = "role: runs inside a throwaway namespace, started by its parent test"]
+fn role_flush_then_reapply() {
+    enter_role();
+    let state = tempfile::tempdir().unwrap();
+    let config = sample_config(state.path());
+    let egress = Egress::install(&config).unwrap();
+    let backend = egress.backend();
+    assert!(egress.intact().unwrap());
+
+    // What a firewall reload on the host does: everything flushed, custom chains deleted.
+    match backend {
+        Backend::Nftables => {
+            run(&["nft", "flush", "ruleset"]);
+        }
+        Backend::Iptables => {
+            for table in ["nat", "filter", "mangle"] {
+                run(&["iptables", "-w", "-t", table, "-F"]);
+                run(&["iptables", "-w", "-t", table, "-X"]);
+            }
+        }
+    }
+    assert_eq!(count_ours(backend), 0);
+    assert!(!egress.intact().unwrap(), "a flush must be noticed");
+    egress.reapply().unwrap();
+    assert!(egress.intact().unwrap());
+    assert_eq!(count_ours(backend), expected_ours(backend));
+
+    // One rule gone is noticed too, and so is forwarding switched off.
+    match backend {
+        Backend::Nftables => {
+            run(&["nft", "flush", "chain", "ip", "pptpd_rs", "forward"]);
+        }
+        Backend::Iptables => {
+            run(&["iptables", "-w", "-t", "mangle", "-F", "PPTPD_RS_MSS"]);
+        }
+    }
+    assert!(!egress.intact().unwrap(), "a missing rule must be noticed");
+    egress.reapply().unwrap();
+    assert!(egress.intact().unwrap());
+    fs::write(IP_FORWARD, "0\n").unwrap();
+    assert!(!egress.intact().unwrap(), "forwarding off must be noticed");
+    egress.reapply().unwrap();
+    assert!(egress.intact().unwrap());
+    assert_eq!(ip_forward(), "1");
+
+    egress.remove().unwrap();
+    assert_eq!(count_ours(backend), 0);
     assert_eq!(ip_forward(), "0");
 }
 

@@ -181,6 +181,12 @@ async fn serve(
         egress,
     ));
     let listener_task = tokio::spawn(control::serve(listener, shared.clone()));
+    let mut egress_check = (config.pptpd.nat && config.pptpd.egress_check > 0).then(|| {
+        let period = Duration::from_secs(u64::from(config.pptpd.egress_check));
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
 
     loop {
         tokio::select! {
@@ -188,6 +194,10 @@ async fn serve(
             _ = signals.int.recv() => break,
             _ = signals.hup.recv() => reload(args, &shared),
             _ = signals.usr1.recv() => report_status(&shared),
+            () = next_tick(&mut egress_check) => {
+                let shared = shared.clone();
+                let _ = tokio::task::spawn_blocking(move || shared.repair_egress()).await;
+            }
         }
     }
     info!("shutting down: telling {} client(s)", shared.sessions());
@@ -202,6 +212,16 @@ async fn serve(
     let _ = listener_task.await;
     drop(pidfile);
     Ok(())
+}
+
+/// The next tick of an optional interval; never, without one.
+async fn next_tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// SIGUSR1: logs the sessions whose link is up, one line each (user, addresses, time,
@@ -358,6 +378,10 @@ fn print_check(config: &Config, secrets: &ChapSecrets, nat: Option<&nat::EgressC
             Ok(plan) => {
                 for line in plan.describe() {
                     println!("  egress      {line}");
+                }
+                match config.pptpd.egress_check {
+                    0 => println!("  egress      not re-checked (egress-check 0)"),
+                    secs => println!("  egress      re-checked every {secs} s"),
                 }
             }
             Err(e) => println!("  egress      invalid: {e}"),

@@ -32,6 +32,11 @@ pub const MAX_CONNECTIONS: u32 = 65536;
 pub const DEFAULT_STIMEOUT: u32 = 10;
 /// The longest `stimeout` pptpd-rs accepts, in seconds.
 pub const MAX_STIMEOUT: u32 = 3600;
+/// How often the egress rules are checked when pptpd.conf does not say (`egress-check`), in
+/// seconds.
+pub const DEFAULT_EGRESS_CHECK: u32 = 30;
+/// The longest `egress-check` pptpd-rs accepts, in seconds.
+pub const MAX_EGRESS_CHECK: u32 = 86_400;
 /// The most data-path `workers` pptpd-rs accepts.
 pub const MAX_WORKERS: u32 = 1024;
 /// The TUN device name when pptpd.conf does not say.
@@ -131,6 +136,9 @@ pub struct PptpdConf {
     /// `tun-offload yes|no` (pptpd-rs): virtio-net headers with TSO/USO on the TUN device
     /// (default yes); `no` for kernels that mishandle large offloaded writes.
     pub tun_offload: bool,
+    /// `egress-check SECS` (pptpd-rs): how often to check that the egress rules and
+    /// ip_forward are still in place and re-install them if not (default 30); 0 = never.
+    pub egress_check: u32,
 }
 
 impl Default for PptpdConf {
@@ -159,6 +167,7 @@ impl Default for PptpdConf {
             firewall: FirewallBackend::Auto,
             workers: 0,
             tun_offload: true,
+            egress_check: DEFAULT_EGRESS_CHECK,
         }
     }
 }
@@ -397,6 +406,9 @@ impl PptpdConf {
                         .map_err(invalid)?;
                 }
                 "egress" => conf.egress = Some(line.interface().map_err(invalid)?),
+                "egress-check" => {
+                    conf.egress_check = line.number(0, MAX_EGRESS_CHECK).map_err(invalid)?;
+                }
                 "tun-offload" => {
                     conf.tun_offload = line
                         .choice(&[("yes", true), ("no", false)], "yes, no")
@@ -594,6 +606,7 @@ mod tests {
              firewall iptables\n\
              workers 4\n\
              tun-offload no\n\
+             egress-check 0\n\
              localip 10.9.0.1\n\
              remoteip 10.9.0.2-200\n",
         );
@@ -614,6 +627,7 @@ mod tests {
         assert_eq!(conf.snat_to, Some(Ipv4Addr::new(203, 0, 113, 7)));
         assert_eq!(conf.firewall, FirewallBackend::Iptables);
         assert!(!conf.tun_offload);
+        assert_eq!(conf.egress_check, 0);
         assert_eq!(conf.workers, 4);
         assert_eq!(conf.remoteip.len(), 199);
     }
@@ -673,6 +687,7 @@ mod tests {
     #[test]
     fn missing_lists_use_poptop_defaults() {
         let (conf, warnings) = parse("option /etc/ppp/pptpd-options\nlogwtmp\n");
+        assert_eq!(conf.egress_check, DEFAULT_EGRESS_CHECK);
         assert_eq!(conf.remoteip.len(), 100);
         assert_eq!(conf.remoteip[0], Ipv4Addr::new(192, 168, 1, 1));
         assert_eq!(conf.localip.addresses().len(), 100);

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::warn;
+use tracing::{error, info, warn};
 
 use super::session_table::SessionTable;
 use crate::call_ids::CallIds;
@@ -105,6 +105,29 @@ impl Shared {
         match egress.as_ref() {
             Some(egress) => egress.reapply().map(|()| true),
             None => Ok(false),
+        }
+    }
+
+    /// Checks that the egress rules and ip_forward are still in place (`egress-check`) and
+    /// installs them again if not. Runs nft/iptables: call it off the runtime's thread.
+    pub fn repair_egress(&self) {
+        let egress = self.egress.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(egress) = egress.as_ref() else {
+            return;
+        };
+        match egress.intact() {
+            Ok(true) => {}
+            Ok(false) => {
+                warn!(
+                    "egress rules or ip_forward were changed by someone else (a firewall \
+                     reload?): re-installing them"
+                );
+                match egress.reapply() {
+                    Ok(()) => info!("egress rules and ip_forward re-applied"),
+                    Err(e) => error!("re-applying the egress rules failed: {e}"),
+                }
+            }
+            Err(e) => warn!("cannot check the egress rules: {e}"),
         }
     }
 
