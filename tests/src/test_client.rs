@@ -2,6 +2,9 @@
 //! VPC namespace of a [`Topology`], against the gateway's LAN address.
 
 use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
 
 use crate::Result;
 use crate::process::Process;
@@ -37,4 +40,13 @@ pub fn tunnel_args<'a>(user: &'a str, password: &'a str) -> [&'a str; 9] {
         "198.51.100.0/24",
         "--until-signal",
     ]
+}
+
+/// Hangs the client up (SIGTERM, as pppd's user would) and returns its `PPTP-CLIENT down`
+/// line, which says why the link ended.
+pub fn hang_up(client: &Process) -> Result<String> {
+    client.signal(Signal::SIGTERM);
+    client.wait_for_line(Duration::from_secs(20), |l| {
+        l.starts_with("PPTP-CLIENT down")
+    })
 }

@@ -174,12 +174,7 @@ fn traffic_through_the_tunnel(config: GatewayConfig) {
     assert_eq!(peer_ips(&udp_log).unwrap(), egress);
 
     // A clean hang-up by the client gives everything back.
-    pptp.signal(Signal::SIGTERM);
-    let down = pptp
-        .wait_for_line(Duration::from_secs(20), |l| {
-            l.starts_with("PPTP-CLIENT down")
-        })
-        .unwrap();
+    let down = test_client::hang_up(&pptp).unwrap();
     assert!(down.contains("reason=hang-up"), "{down}");
     let down = gateway
         .wait_for_log(Duration::from_secs(10), |l| l.contains("(root): link down"))
@@ -382,12 +377,7 @@ fn sighup_gives_new_sessions_the_new_options_and_keeps_live_ones() {
     let routes = topo.gw().ip(&["route", "show", "dev", "pptp0"]).unwrap();
     assert!(routes.contains(&first_ip), "{routes}");
     for process in [&first, &second] {
-        process.signal(Signal::SIGTERM);
-        let down = process
-            .wait_for_line(Duration::from_secs(20), |l| {
-                l.starts_with("PPTP-CLIENT down")
-            })
-            .unwrap();
+        let down = test_client::hang_up(process).unwrap();
         assert!(down.contains("reason=hang-up"), "{down}");
     }
     stop_cleanly(&mut gateway, &topo);
@@ -435,12 +425,7 @@ fn sigusr1_logs_every_live_session_with_its_traffic() {
 
     // After a hang-up, the report has one session left, the other one.
     let (first, gone) = &sessions[0];
-    first.signal(Signal::SIGTERM);
-    first
-        .wait_for_line(Duration::from_secs(20), |l| {
-            l.starts_with("PPTP-CLIENT down")
-        })
-        .unwrap();
+    test_client::hang_up(first).unwrap();
     gateway
         .wait_for_log(Duration::from_secs(10), |l| l.contains("link down"))
         .unwrap();
@@ -467,12 +452,7 @@ fn sigusr1_logs_every_live_session_with_its_traffic() {
     );
 
     let (second, _) = &sessions[1];
-    second.signal(Signal::SIGTERM);
-    second
-        .wait_for_line(Duration::from_secs(20), |l| {
-            l.starts_with("PPTP-CLIENT down")
-        })
-        .unwrap();
+    test_client::hang_up(second).unwrap();
     stop_cleanly(&mut gateway, &topo);
 }
 
@@ -551,11 +531,7 @@ fn flushed_egress_comes_back(config: GatewayConfig, show_damage: bool, repair: i
     let repaired = check(20);
     assert!(repaired.passed(), "{repaired:?}");
 
-    pptp.signal(Signal::SIGTERM);
-    pptp.wait_for_line(Duration::from_secs(20), |l| {
-        l.starts_with("PPTP-CLIENT down")
-    })
-    .unwrap();
+    test_client::hang_up(&pptp).unwrap();
     stop_cleanly(&mut gateway, &topo);
 }
 
@@ -636,10 +612,6 @@ fn a_static_address_added_to_chap_secrets_while_running_is_masqueraded_too() {
         BTreeSet::from([IpAddr::V4(GW_WAN_IP)])
     );
 
-    pptp.signal(Signal::SIGTERM);
-    pptp.wait_for_line(Duration::from_secs(20), |l| {
-        l.starts_with("PPTP-CLIENT down")
-    })
-    .unwrap();
+    test_client::hang_up(&pptp).unwrap();
     stop_cleanly(&mut gateway, &topo);
 }

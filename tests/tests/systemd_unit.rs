@@ -185,11 +185,7 @@ fn the_gateway_does_its_job_with_only_the_capabilities_the_unit_leaves() {
         .unwrap();
     assert!(report.passed(), "{report:?}");
 
-    pptp.signal(Signal::SIGTERM);
-    pptp.wait_for_line(Duration::from_secs(20), |l| {
-        l.starts_with("PPTP-CLIENT down")
-    })
-    .unwrap();
+    test_client::hang_up(&pptp).unwrap();
     let (status, _) = gateway
         .stop(Signal::SIGTERM, Duration::from_secs(10))
         .unwrap();
