@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use sd_notify::NotifyState;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
@@ -181,6 +182,10 @@ async fn serve(
         egress,
     ));
     let listener_task = tokio::spawn(control::serve(listener, shared.clone()));
+    notify_service_manager(&[
+        NotifyState::Ready,
+        NotifyState::Status(&format!("listening on {listen}")),
+    ]);
     let mut egress_check = (config.pptpd.nat && config.pptpd.egress_check > 0).then(|| {
         let period = Duration::from_secs(u64::from(config.pptpd.egress_check));
         let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -201,6 +206,7 @@ async fn serve(
         }
     }
     info!("shutting down: telling {} client(s)", shared.sessions());
+    notify_service_manager(&[NotifyState::Stopping]);
     shared.shutdown.cancel();
     shared.tracker.close();
     if tokio::time::timeout(SHUTDOWN_WAIT, shared.tracker.wait())
@@ -212,6 +218,14 @@ async fn serve(
     let _ = listener_task.await;
     drop(pidfile);
     Ok(())
+}
+
+/// Tells systemd (`Type=notify`: `$NOTIFY_SOCKET`) how the service is doing; nothing when
+/// not started by it.
+fn notify_service_manager(states: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        warn!("cannot notify the service manager: {e}");
+    }
 }
 
 /// The next tick of an optional interval; never, without one.

@@ -4,6 +4,7 @@
 //! `CapabilityBoundingSet=` leaves it and `NoNewPrivileges=` (reproduced with setpriv(1)).
 
 use std::net::SocketAddr;
+use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -33,6 +34,12 @@ fn setting(unit: &str, key: &str) -> Option<String> {
         .filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
         .next_back()
         .map(str::to_owned)
+}
+
+/// Writes an executable shell script at `path` that runs `command "$@"` (with `exec`).
+fn write_wrapper(path: &Path, command: &str) {
+    std::fs::write(path, format!("#!/bin/sh\nexec {command} \"$@\"\n")).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
 /// `CAP_NET_ADMIN CAP_NET_RAW` as setpriv(1) takes it: `-all,+net_admin,+net_raw`.
@@ -71,6 +78,55 @@ fn the_unit_runs_the_binary_it_installs_with_the_poptop_config_path() {
     let stop: u64 = setting(&unit, "TimeoutStopSec").unwrap().parse().unwrap();
     assert!(stop > 5, "TimeoutStopSec={stop}");
     assert_eq!(setting(&unit, "Restart").as_deref(), Some("on-failure"));
+    assert_eq!(setting(&unit, "Type").as_deref(), Some("notify"));
+}
+
+#[test]
+fn the_daemon_tells_systemd_when_it_is_ready_and_when_it_stops() {
+    if !require_root("the_daemon_tells_systemd_when_it_is_ready_and_when_it_stops") {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    // systemd's side of `Type=notify`: a datagram socket named in $NOTIFY_SOCKET.
+    let socket_path = topo.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let wrapper = topo.path("pptpd-rs-notifying");
+    write_wrapper(
+        &wrapper,
+        &format!(
+            "env NOTIFY_SOCKET={} {}",
+            socket_path.display(),
+            gateway_bin!().display()
+        ),
+    );
+    let conf = GatewayConfig::default().write(topo.workdir()).unwrap();
+    let mut gateway = Gateway::start_with(&wrapper, topo.gw(), &conf, false).unwrap();
+    let mut buf = [0u8; 512];
+    let n = socket.recv(&mut buf).unwrap();
+    let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready:?}");
+    assert!(
+        ready
+            .lines()
+            .any(|l| l == "STATUS=listening on 0.0.0.0:1723"),
+        "{ready:?}"
+    );
+    // Ready means serving: the rules are in place (the log line came before it).
+    assert!(gateway.log().iter().any(|l| l.contains("listening on")));
+
+    let (status, _) = gateway
+        .stop(Signal::SIGTERM, Duration::from_secs(10))
+        .unwrap();
+    // Sent when the stop began; the socket kept it.
+    let n = socket.recv(&mut buf).unwrap();
+    let stopping = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert_eq!(stopping.trim_end(), "STOPPING=1");
+    assert!(status.success(), "{status}");
+    let left = leftovers(topo.gw()).unwrap();
+    assert!(left.is_empty(), "left behind: {left:#?}");
 }
 
 #[test]
@@ -112,20 +168,14 @@ fn the_gateway_does_its_job_with_only_the_capabilities_the_unit_leaves() {
     // The daemon as systemd would start it: root, but only these capabilities, for itself and
     // for the nft/iptables it runs, and no way to gain more.
     let wrapper = topo.path("pptpd-rs-as-unit");
-    std::fs::write(
+    write_wrapper(
         &wrapper,
-        format!(
-            "#!/bin/sh\nexec setpriv --bounding-set {} --no-new-privs -- {} \"$@\"\n",
+        &format!(
+            "setpriv --bounding-set {} --no-new-privs -- {}",
             setpriv_bounding_set(&caps),
             gateway_bin!().display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    );
 
     let config = GatewayConfig::default();
     let conf = config.write(topo.workdir()).unwrap();
