@@ -98,10 +98,7 @@ impl Egress {
     /// Installs the rules again (e.g. after `firewall-cmd --reload` flushed iptables) and
     /// switches `ip_forward` back on if it is managed; the recorded original stays.
     pub fn reapply(&self) -> Result<(), NatError> {
-        if self.plan.backend() == Backend::Iptables {
-            iptables_process::remove_ours()?;
-        }
-        apply_rules(&self.plan)?;
+        replace_rules(&self.plan)?;
         if let Some((forward, _)) = &self.ip_forward {
             forward.enable()?;
         }
@@ -144,10 +141,7 @@ impl Egress {
             return Ok(false);
         }
         let plan = self.plan.with_addresses(&missing);
-        if plan.backend() == Backend::Iptables {
-            iptables_process::remove_ours()?;
-        }
-        apply_rules(&plan)?;
+        replace_rules(&plan)?;
         for address in &missing {
             tracing::info!(
                 "egress: {address} (a static address outside the pool) now leaves through {} too",
@@ -248,6 +242,15 @@ fn apply_rules(plan: &EgressPlan) -> Result<(), NatError> {
         Backend::Nftables => nft_process::apply(&plan.nft_ruleset()),
         Backend::Iptables => iptables_process::install(plan),
     }
+}
+
+/// Installs `plan` over whatever copy of our rules is there now: nftables replaces our table
+/// in its one transaction; iptables needs ours removed first (its commands only add).
+fn replace_rules(plan: &EgressPlan) -> Result<(), NatError> {
+    if plan.backend() == Backend::Iptables {
+        iptables_process::remove_ours()?;
+    }
+    apply_rules(plan)
 }
 
 fn remove_rules(backend: Backend) -> Result<bool, NatError> {

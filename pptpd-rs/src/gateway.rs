@@ -3,8 +3,8 @@
 //! Start: read and check every file; create the TUN device (one queue per
 //! worker) and give it the local addresses; install forwarding, masquerade and
 //! MSS clamping (cleaning leftovers of a crashed run first); start the data
-//! path; listen on TCP 1723. SIGHUP reloads the files for new sessions; SIGUSR1 logs
-//! the live sessions.
+//! path; listen on TCP 1723. SIGHUP reloads the files for new sessions and re-installs
+//! the egress rules; SIGUSR1 logs the live sessions.
 //! SIGTERM/SIGINT: every client is told (LCP Terminate-Request, CDN, StopCCRQ),
 //! then the rules are removed and the process exits 0 within 5 s.
 
@@ -197,7 +197,11 @@ async fn serve(
         tokio::select! {
             _ = signals.term.recv() => break,
             _ = signals.int.recv() => break,
-            _ = signals.hup.recv() => reload(args, &shared),
+            _ = signals.hup.recv() => {
+                reload(args, &shared);
+                let shared = shared.clone();
+                let _ = tokio::task::spawn_blocking(move || shared.reapply_egress()).await;
+            }
             _ = signals.usr1.recv() => report_status(&shared),
             () = next_tick(&mut egress_check) => {
                 let shared = shared.clone();
@@ -282,14 +286,9 @@ fn raise_open_files_limit() {
     }
 }
 
-/// SIGHUP: re-reads the files (new sessions use them, live sessions are left alone) and
-/// installs the egress rules again, in case a firewall reload on the host flushed them.
+/// SIGHUP: re-reads the files; new sessions use them, live sessions are left alone. (The
+/// egress rules are installed again beside it: [`Shared::reapply_egress`].)
 fn reload(args: &Args, shared: &Shared) {
-    match shared.reapply_egress() {
-        Ok(true) => info!("egress rules and ip_forward re-applied"),
-        Ok(false) => {}
-        Err(e) => error!("re-applying the egress rules failed: {e}"),
-    }
     match load(args) {
         Ok(config) => {
             shared.replace_settings(Settings::from_config(&config));

@@ -99,12 +99,12 @@ impl Shared {
 
     /// Installs the egress rules again and turns ip_forward back on (SIGHUP): a firewall
     /// reload on the host (`systemctl restart nftables`, `firewall-cmd --reload`) may have
-    /// flushed them. `Ok(false)` when there are none to restore (`nat no`).
-    pub fn reapply_egress(&self) -> Result<bool, nat::NatError> {
+    /// flushed them. Nothing with `nat no`. Runs nft/iptables: call it off the runtime's
+    /// thread.
+    pub fn reapply_egress(&self) {
         let egress = self.egress.lock().unwrap_or_else(|e| e.into_inner());
-        match egress.as_ref() {
-            Some(egress) => egress.reapply().map(|()| true),
-            None => Ok(false),
+        if let Some(egress) = egress.as_ref() {
+            reapply_logged(egress);
         }
     }
 
@@ -122,10 +122,7 @@ impl Shared {
                     "egress rules or ip_forward were changed by someone else (a firewall \
                      reload?): re-installing them"
                 );
-                match egress.reapply() {
-                    Ok(()) => info!("egress rules and ip_forward re-applied"),
-                    Err(e) => error!("re-applying the egress rules failed: {e}"),
-                }
+                reapply_logged(egress);
             }
             Err(e) => warn!("cannot check the egress rules: {e}"),
         }
@@ -153,5 +150,13 @@ impl Shared {
     /// Sessions in progress.
     pub fn sessions(&self) -> usize {
         self.sessions.load(Ordering::Acquire)
+    }
+}
+
+/// [`nat::Egress::reapply`], with its outcome logged.
+fn reapply_logged(egress: &nat::Egress) {
+    match egress.reapply() {
+        Ok(()) => info!("egress rules and ip_forward re-applied"),
+        Err(e) => error!("re-applying the egress rules failed: {e}"),
     }
 }
