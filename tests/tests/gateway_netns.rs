@@ -403,6 +403,14 @@ fn sigusr1_logs_every_live_session_with_its_traffic() {
             (pptp, address)
         })
         .collect();
+    // The client is up once IPCP is done; the gateway counts a session from its route on.
+    for (_, address) in &sessions {
+        gateway
+            .wait_for_log(Duration::from_secs(10), |l| {
+                l.contains(&format!("link up, {address} "))
+            })
+            .unwrap();
+    }
     gateway.signal(Signal::SIGUSR1);
     gateway
         .wait_for_log(Duration::from_secs(10), |l| {
@@ -430,9 +438,10 @@ fn sigusr1_logs_every_live_session_with_its_traffic() {
         .wait_for_log(Duration::from_secs(10), |l| l.contains("link down"))
         .unwrap();
     gateway.signal(Signal::SIGUSR1);
+    // The pool line ends the report: once it is there, the session lines before it are too.
     gateway
         .wait_for_log(Duration::from_secs(10), |l| {
-            l.contains("status: 1 session(s) up")
+            l.contains("status: 5 of 6 pool addresses free")
         })
         .unwrap();
     let reported: Vec<String> = gateway
