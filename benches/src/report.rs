@@ -15,17 +15,30 @@ use crate::traffic::{Measured, ThreadCpu};
 pub enum Direction {
     /// Client → internet (the gateway decrypts).
     Up,
-    /// Internet → client (the gateway encrypts).
+    /// Internet → client (the gateway encrypts), datagram by datagram.
     Down,
+    /// Internet → client, the datagrams reaching the gateway in trains of up to
+    /// [`crate::udp_flows::TRAIN_MAX`] per flow, as a NIC with GRO hands over a download.
+    #[serde(rename = "down-gro")]
+    DownGro,
 }
 
 impl Direction {
-    /// "up" or "down".
+    /// Every direction, in the order of the tables.
+    pub const ALL: [Direction; 3] = [Direction::Up, Direction::Down, Direction::DownGro];
+
+    /// "up", "down" or "down-gro".
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Up => "up",
             Direction::Down => "down",
+            Direction::DownGro => "down-gro",
         }
+    }
+
+    /// Whether the datagrams travel from the internet to the client.
+    pub fn is_down(self) -> bool {
+        self != Direction::Up
     }
 }
 
@@ -333,7 +346,7 @@ impl Report {
 
     fn goals(&self) -> Vec<Goal> {
         let mut goals = Vec::new();
-        for direction in [Direction::Up, Direction::Down] {
+        for direction in Direction::ALL {
             let cell = self.cell(1, direction, 1400, 1);
             let crypto = self.crypto_pps(1400);
             goals.push(match (cell, crypto) {
@@ -363,7 +376,7 @@ impl Report {
                 )),
             });
         }
-        for direction in [Direction::Up, Direction::Down] {
+        for direction in Direction::ALL {
             let name = format!("64 B, {}: >= 300 kpps per gateway core", direction.as_str());
             let cells: Vec<&CellReport> = self
                 .pptpd

@@ -50,7 +50,7 @@ pub fn grid(sizes: &[usize], sessions: &[usize]) -> Vec<Cell> {
     let mut cells = Vec::new();
     for &size in sizes {
         for &n in sessions {
-            for direction in [Direction::Up, Direction::Down] {
+            for direction in Direction::ALL {
                 cells.push(Cell {
                     direction,
                     size,
@@ -162,12 +162,14 @@ fn kernel_cell(
             let mut source = clients.source(vec![sink_address(); n], payload);
             measure(&mut source, &mut sink)
         }
-        Direction::Down => {
+        Direction::Down | Direction::DownGro => {
             let blaster_socket = sink_socket
                 .try_clone()
                 .map_err(|e| BenchError::socket("clone the sink socket", e))?;
             let mut blaster = UdpSender::shared(blaster_socket, n);
-            let mut source = blaster.source(mapping, payload);
+            let mut source = blaster
+                .source(mapping, payload)
+                .in_trains(cell.direction == Direction::DownGro);
             let receivers: Vec<&UdpSocket> = (0..n).map(|f| clients.socket(f)).collect();
             let mut sink = UdpSink::new(
                 receivers,
@@ -291,7 +293,7 @@ pub fn pptpd(
                     pid,
                     &owner,
                 )?,
-                Direction::Down => downstream_cell(
+                Direction::Down | Direction::DownGro => downstream_cell(
                     topology,
                     run,
                     &sockets,
@@ -427,7 +429,9 @@ fn downstream_cell(
         .try_clone()
         .map_err(|e| BenchError::socket("clone the sink socket", e))?;
     let mut blaster = UdpSender::shared(blaster_socket, n);
-    let mut source = blaster.source(mapping, spec.size.saturating_sub(IP_UDP_HEADERS));
+    let mut source = blaster
+        .source(mapping, spec.size.saturating_sub(IP_UDP_HEADERS))
+        .in_trains(spec.direction == Direction::DownGro);
     let mut sink = GreDataSink::new(sockets.gre, downstream, call_ids, sink_address());
     let before = DropCounters::read(topology);
     let measured = run_cell(&mut source, &mut sink, n, run.timing, Some(pid), owner)?;

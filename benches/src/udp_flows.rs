@@ -8,7 +8,7 @@
 //! (cheap) and verifies one in [`SAMPLE_EVERY`] completely.
 
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use crate::error::{BenchError, Result};
@@ -22,6 +22,10 @@ pub const SAMPLE_EVERY: u64 = 64;
 pub const SOCKET_BUFFER: usize = 16 << 20;
 /// Verification failures kept as text.
 const KEEP_FAILURES: usize = 8;
+/// The most datagrams of one flow sent as one train (UDP GSO), as GRO would merge them.
+pub const TRAIN_MAX: usize = 64;
+/// The most payload bytes of one train (one IPv4 datagram's worth).
+const TRAIN_BYTES: usize = 65_000;
 
 /// A nonblocking UDP socket bound to `addr`, with large buffers (forced: we are root).
 pub fn bind_udp(addr: SocketAddrV4) -> Result<UdpSocket> {
@@ -101,6 +105,7 @@ impl UdpSender {
             templates,
             first,
             scratch: vec![vec![0u8; payload_len.max(crate::payload::HEADER_LEN)]; BATCH],
+            train: None,
         }
     }
 }
@@ -112,9 +117,19 @@ pub struct UdpSource<'a> {
     templates: Vec<PayloadTemplate>,
     first: Vec<u64>,
     scratch: Vec<Vec<u8>>,
+    /// With trains: the buffer one train is assembled in.
+    train: Option<Vec<u8>>,
 }
 
 impl UdpSource<'_> {
+    /// Sends each flow's datagrams in trains of up to [`TRAIN_MAX`] (one `sendmsg` with
+    /// `UDP_SEGMENT`: the kernel carries a train as one packet until something splits it —
+    /// here the gateway's TUN device, which hands it to pptpd-rs whole), if `trains`.
+    pub fn in_trains(mut self, trains: bool) -> Self {
+        self.train = trains.then(|| Vec::with_capacity(TRAIN_BYTES));
+        self
+    }
+
     /// Stamps `n` payloads of `flow` into the scratch buffers from `at`.
     fn stamp(&mut self, flow: usize, at: usize, n: usize) {
         let template = &self.templates[flow];
@@ -130,6 +145,9 @@ impl UdpSource<'_> {
         group: &[(usize, usize)],
         sent: &mut [u64],
     ) -> Result<()> {
+        if self.train.is_some() {
+            return self.send_trains(socket, group, sent);
+        }
         let total: usize = group.iter().map(|(_, n)| n).sum();
         let mut owners = Vec::with_capacity(total);
         let mut at = 0;
@@ -153,6 +171,62 @@ impl UdpSource<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl UdpSource<'_> {
+    /// [`UdpSource::send_group`] in trains: stops at the first train the socket refuses.
+    fn send_trains(
+        &mut self,
+        socket: usize,
+        group: &[(usize, usize)],
+        sent: &mut [u64],
+    ) -> Result<()> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, sendmsg};
+        let segment = self.scratch[0].len();
+        let per_train = (TRAIN_BYTES / segment).clamp(1, TRAIN_MAX.min(self.scratch.len()));
+        let Some(mut train) = self.train.take() else {
+            return Ok(());
+        };
+        let mut result = Ok(());
+        'flows: for &(flow, n) in group {
+            let dst = SockaddrIn::from(self.dsts[flow]);
+            let mut left = n;
+            while left > 0 {
+                let k = left.min(per_train);
+                self.stamp(flow, 0, k);
+                train.clear();
+                for payload in &self.scratch[..k] {
+                    train.extend_from_slice(payload);
+                }
+                let gso_size = segment as u16;
+                let control = [ControlMessage::UdpGsoSegments(&gso_size)];
+                let fd = self.sender.sockets[socket].as_fd();
+                let iov = [std::io::IoSlice::new(&train)];
+                match sendmsg(
+                    fd.as_raw_fd(),
+                    &iov,
+                    &control,
+                    MsgFlags::empty(),
+                    Some(&dst),
+                ) {
+                    Ok(_) => {
+                        sent[flow] += k as u64;
+                        left -= k;
+                    }
+                    Err(e) => {
+                        // Not sent: the next train of this flow reuses the numbers.
+                        self.sender.next_seq[flow] -= k as u64;
+                        if e != nix::errno::Errno::EAGAIN {
+                            result = Err(BenchError::socket("UDP GSO sendmsg", e.into()));
+                        }
+                        break 'flows;
+                    }
+                }
+            }
+        }
+        self.train = Some(train);
+        result
     }
 }
 
