@@ -10,7 +10,7 @@ use crate::sessions::SessionsReport;
 use crate::traffic::{Measured, ThreadCpu};
 
 /// Which way the datagrams travel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Client → internet (the gateway decrypts).
@@ -20,6 +20,7 @@ pub enum Direction {
     /// Internet → client, the datagrams reaching the gateway in trains of up to
     /// [`crate::udp_flows::TRAIN_MAX`] per flow, as a NIC with GRO hands over a download.
     #[serde(rename = "down-gro")]
+    #[value(name = "down-gro")]
     DownGro,
 }
 

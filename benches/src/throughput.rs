@@ -45,12 +45,12 @@ pub struct Cell {
     pub sessions: usize,
 }
 
-/// Every combination of `sizes` and `sessions`, both directions.
-pub fn grid(sizes: &[usize], sessions: &[usize]) -> Vec<Cell> {
+/// Every combination of `sizes`, `sessions` and `directions`.
+pub fn grid(sizes: &[usize], sessions: &[usize], directions: &[Direction]) -> Vec<Cell> {
     let mut cells = Vec::new();
     for &size in sizes {
         for &n in sessions {
-            for direction in Direction::ALL {
+            for &direction in directions {
                 cells.push(Cell {
                     direction,
                     size,

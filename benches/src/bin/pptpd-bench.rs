@@ -16,7 +16,7 @@ use clap::{Parser, ValueEnum};
 use pptpd_benches::cpu::{GATEWAY_CORE, TRAFFIC_CORE, online_cores, pin_current_thread};
 use pptpd_benches::crypto_bound;
 use pptpd_benches::namespace::{GATEWAY_ONLY, steer_receive_processing};
-use pptpd_benches::report::{Machine, Report, Settings};
+use pptpd_benches::report::{Direction, Machine, Report, Settings};
 use pptpd_benches::sessions;
 use pptpd_benches::throughput::{self, Cell, PptpdRun, grid};
 use pptpd_benches::traffic::Timing;
@@ -55,6 +55,9 @@ struct Args {
     /// IPv4 datagram sizes in bytes [default: 64,512,1400; --quick 64,1400].
     #[arg(long, value_delimiter = ',')]
     sizes: Option<Vec<usize>>,
+    /// Directions of the throughput cells [default: all three].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    directions: Option<Vec<Direction>>,
     /// Session counts of the one-worker grid [default: 1,64].
     #[arg(long, value_delimiter = ',')]
     sessions: Option<Vec<usize>>,
@@ -218,7 +221,8 @@ fn run(args: &Args) -> anyhow::Result<Report> {
         }
         pin_current_thread(&[TRAFFIC_CORE])?;
     }
-    let cells = grid(&sizes, &session_counts);
+    let directions = args.directions.clone().unwrap_or(Direction::ALL.to_vec());
+    let cells = grid(&sizes, &session_counts, &directions);
     pptpd_benches::interrupt::check()?;
     if wants(Only::Limits) {
         report.kernel_forwarding =
@@ -236,7 +240,7 @@ fn run(args: &Args) -> anyhow::Result<Report> {
         let mut problems = Vec::new();
         let mut cells_run = throughput::pptpd(&topology, &run, &cells, &mut problems)?;
         if !args.no_scaling {
-            let scaling = scaling_cells(&sizes, &session_counts);
+            let scaling = scaling_cells(&sizes, &session_counts, &directions);
             let run = PptpdRun {
                 workers: 2,
                 cores: &[GATEWAY_CORE, TRAFFIC_CORE],
@@ -268,7 +272,7 @@ fn run(args: &Args) -> anyhow::Result<Report> {
 
 /// The two-worker rows: 64 and 1400 B (those asked for), the largest session count, both
 /// directions.
-fn scaling_cells(sizes: &[usize], sessions: &[usize]) -> Vec<Cell> {
+fn scaling_cells(sizes: &[usize], sessions: &[usize], directions: &[Direction]) -> Vec<Cell> {
     let most = sessions.iter().copied().max().unwrap_or(64);
     let picked: Vec<usize> = sizes
         .iter()
@@ -280,7 +284,7 @@ fn scaling_cells(sizes: &[usize], sessions: &[usize]) -> Vec<Cell> {
     } else {
         picked
     };
-    grid(&picked, &[most])
+    grid(&picked, &[most], directions)
 }
 
 fn write_json(path: &Path, report: &Report) -> anyhow::Result<()> {
