@@ -5,14 +5,8 @@
 //! datagram the host receives, so each worker attaches a classic BPF filter that
 //! keeps only the calls it owns (`call_id % shards == shard`) and only enhanced
 //! GRE (version 1, protocol 0x880B); the kernel drops the rest before it is
-//! queued. Datagrams start with their IPv4 header both ways: we write the
-//! header of what we send ourselves (`IP_HDRINCL`), which spares the kernel its
-//! per-datagram IP output work (corking, a checksumming copy, a shared IP ID
-//! counter) — a tenth of a downstream core. The header carries DF clear, like a
-//! tunnel endpoint that lets routers fragment, and an ID from the ring's own
-//! counter; the kernel fills in source address, length and checksum. A datagram
-//! larger than the outgoing device's MTU, which the kernel would refuse whole
-//! with a header of ours, is sent without it instead, and the kernel fragments it.
+//! queued. Received datagrams start with the IPv4 header; datagrams we send do
+//! not (the kernel builds the IPv4 header because `IP_HDRINCL` is off).
 //!
 //! `recvmmsg`/`sendmmsg` move up to [`BATCH`] datagrams per system call. The
 //! rings own fixed buffers allocated once, so nothing is allocated per packet.
@@ -33,16 +27,11 @@ pub const BATCH: usize = 64;
 /// Size of one slot: an IPv4 header, the enhanced GRE header and a PPP frame of
 /// the largest MRU we accept, rounded up.
 pub const SLOT_SIZE: usize = 2048;
-/// The IPv4 header (no options) [`SendRing`] writes in front of every datagram.
-pub const IPV4_HEADER_LEN: usize = 20;
-/// What a [`SendRing`] slot leaves for the caller's GRE datagram.
-pub const SEND_SLOT_SIZE: usize = SLOT_SIZE - IPV4_HEADER_LEN;
 
 /// A nonblocking raw socket for GRE.
 #[derive(Debug)]
 pub struct GreSocket {
     socket: Socket,
-    ttl: u8,
 }
 
 impl GreSocket {
@@ -69,30 +58,7 @@ impl GreSocket {
         if let Some(addr) = local {
             socket.bind(&SocketAddrV4::new(addr, 0).into())?;
         }
-        socket.set_header_included_v4(true)?;
-        // IP_TTL reads the host's default (net.ipv4.ip_default_ttl) until set.
-        let ttl = socket
-            .ttl_v4()
-            .ok()
-            .and_then(|t| u8::try_from(t).ok())
-            .unwrap_or(DEFAULT_TTL);
-        Ok(Self { socket, ttl })
-    }
-
-    /// The TTL of the datagrams we send: the host's default.
-    pub fn ttl(&self) -> u8 {
-        self.ttl
-    }
-
-    /// Sends one GRE datagram (no IPv4 header) to `dst` with a header the kernel
-    /// builds, fragmenting it for the route if needed.
-    fn send_with_kernel_header(&self, datagram: &[u8], dst: Ipv4Addr) -> io::Result<()> {
-        self.socket.set_header_included_v4(false)?;
-        let sent = self
-            .socket
-            .send_to(datagram, &SocketAddrV4::new(dst, 0).into());
-        self.socket.set_header_included_v4(true)?;
-        sent.map(|_| ())
+        Ok(Self { socket })
     }
 
     /// Keeps only enhanced GRE datagrams of the calls this worker owns.
@@ -116,9 +82,6 @@ impl AsFd for GreSocket {
         self.socket.as_fd()
     }
 }
-
-/// The TTL when the host's default cannot be read.
-const DEFAULT_TTL: u8 = 64;
 
 /// Receive and send buffer of each GRE socket.
 const SOCKET_BUFFER: usize = 8 << 20;
@@ -287,8 +250,6 @@ impl RecvRing {
 pub struct SendRing {
     buffers: Box<[u8]>,
     lengths: [usize; BATCH],
-    ttl: u8,
-    next_id: u16,
     iovecs: Box<[libc::iovec]>,
     headers: Box<[libc::mmsghdr]>,
     addresses: Box<[libc::sockaddr_in]>,
@@ -300,17 +261,18 @@ pub struct SendRing {
 // SAFETY: as for RecvRing.
 unsafe impl Send for SendRing {}
 
+impl Default for SendRing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SendRing {
-    /// Allocates [`BATCH`] slots of [`SLOT_SIZE`] bytes for datagrams sent on `socket`.
-    pub fn new(socket: &GreSocket) -> Self {
+    /// Allocates [`BATCH`] slots of [`SLOT_SIZE`] bytes.
+    pub fn new() -> Self {
         let mut ring = SendRing {
             buffers: vec![0u8; BATCH * SLOT_SIZE].into_boxed_slice(),
             lengths: [0; BATCH],
-            ttl: socket.ttl(),
-            // Any start will do (IDs only tell fragments of different datagrams apart).
-            next_id: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |t| t.subsec_nanos() as u16),
             iovecs: vec![
                 libc::iovec {
                     iov_base: std::ptr::null_mut(),
@@ -356,40 +318,28 @@ impl SendRing {
         self.queued == 0
     }
 
-    /// The next free slot ([`SEND_SLOT_SIZE`] bytes, behind room for the IPv4
-    /// header) for the caller to build a GRE datagram in. Commit it with
-    /// [`commit`](Self::commit). Panics never: the caller flushes when full.
+    /// The next free slot, whole, for the caller to build a datagram in. Commit
+    /// it with [`commit`](Self::commit). Panics never: the caller flushes when full.
     pub fn slot(&mut self) -> Option<&mut [u8]> {
         if self.queued == BATCH {
             return None;
         }
         let i = self.queued;
-        Some(&mut self.buffers[i * SLOT_SIZE + IPV4_HEADER_LEN..(i + 1) * SLOT_SIZE])
+        Some(&mut self.buffers[i * SLOT_SIZE..(i + 1) * SLOT_SIZE])
     }
 
-    /// Queues the GRE datagram built at `slot[start..start + len]` of the current
-    /// slot for `dst`, behind an IPv4 header written here.
+    /// Queues the datagram built in the current slot at `range` for `dst`.
     pub fn commit(&mut self, dst: Ipv4Addr, start: usize, len: usize) {
         let i = self.queued;
-        if i == BATCH || start + len > SEND_SLOT_SIZE {
+        if i == BATCH || start + len > SLOT_SIZE {
             self.dropped += 1;
             return;
         }
-        // The header goes right before the datagram: buffer offset `start` of the slot.
-        let at = i * SLOT_SIZE + start;
-        let total = IPV4_HEADER_LEN + len;
-        self.next_id = self.next_id.wrapping_add(1);
-        self.buffers[at..at + IPV4_HEADER_LEN].copy_from_slice(&ipv4_header(
-            total,
-            self.next_id,
-            self.ttl,
-            dst,
-        ));
-        self.lengths[i] = total;
-        // SAFETY: at + total = i * SLOT_SIZE + start + IPV4_HEADER_LEN + len
-        // <= i * SLOT_SIZE + SLOT_SIZE: inside slot i.
-        self.iovecs[i].iov_base = unsafe { self.buffers.as_mut_ptr().add(at) }.cast();
-        self.iovecs[i].iov_len = total;
+        self.lengths[i] = len;
+        // SAFETY: start + len <= SLOT_SIZE, inside slot i.
+        self.iovecs[i].iov_base =
+            unsafe { self.buffers.as_mut_ptr().add(i * SLOT_SIZE + start) }.cast();
+        self.iovecs[i].iov_len = len;
         self.addresses[i] = libc::sockaddr_in {
             sin_family: libc::AF_INET as libc::sa_family_t,
             sin_port: 0,
@@ -401,15 +351,15 @@ impl SendRing {
         self.queued += 1;
     }
 
-    /// Sends everything queued on `socket`. Datagrams the kernel will not take
-    /// now are dropped and counted, as a router drops on a full queue.
-    pub fn flush(&mut self, socket: &GreSocket) -> io::Result<()> {
+    /// Sends everything queued. Datagrams the kernel will not take now are
+    /// dropped and counted, as a router drops on a full queue.
+    pub fn flush(&mut self, fd: RawFd) -> io::Result<()> {
         let mut sent = 0usize;
         while sent < self.queued {
             // SAFETY: entries sent..queued are initialised and point into our buffers.
             let n = unsafe {
                 libc::sendmmsg(
-                    socket.as_raw_fd(),
+                    fd,
                     self.headers.as_mut_ptr().add(sent),
                     (self.queued - sent) as u32,
                     libc::MSG_DONTWAIT,
@@ -418,12 +368,6 @@ impl SendRing {
             if n < 0 {
                 let err = io::Error::last_os_error();
                 if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                if err.raw_os_error() == Some(libc::EMSGSIZE)
-                    && self.resend_fragmented(socket, sent)
-                {
-                    sent += 1;
                     continue;
                 }
                 // The first datagram failed (full buffer, unreachable peer): drop it, go on.
@@ -436,49 +380,6 @@ impl SendRing {
         self.queued = 0;
         Ok(())
     }
-
-    /// Sends queued datagram `i`, too large for the device with our header, with
-    /// a header the kernel builds (it fragments); whether that worked.
-    fn resend_fragmented(&mut self, socket: &GreSocket, i: usize) -> bool {
-        let at = self.iovecs[i].iov_base as usize - self.buffers.as_ptr() as usize;
-        let Some(datagram) = self.buffers.get(at..at + self.lengths[i]) else {
-            return false;
-        };
-        let dst = Ipv4Addr::from(u32::from_be(self.addresses[i].sin_addr.s_addr));
-        socket
-            .send_with_kernel_header(&datagram[IPV4_HEADER_LEN..], dst)
-            .is_ok()
-    }
-}
-
-/// The IPv4 header of a GRE datagram of `total` bytes to `dst`: no options, DF
-/// clear, source address and checksum left to the kernel (RFC 791 §3.1).
-fn ipv4_header(total: usize, id: u16, ttl: u8, dst: Ipv4Addr) -> [u8; IPV4_HEADER_LEN] {
-    let [len_hi, len_lo] = (total as u16).to_be_bytes();
-    let [id_hi, id_lo] = id.to_be_bytes();
-    let [a, b, c, d] = dst.octets();
-    [
-        0x45,
-        0,
-        len_hi,
-        len_lo,
-        id_hi,
-        id_lo,
-        0,
-        0,
-        ttl,
-        IPPROTO_GRE as u8,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        a,
-        b,
-        c,
-        d,
-    ]
 }
 
 #[cfg(test)]
@@ -527,78 +428,18 @@ mod tests {
             shard0.attach_shard_filter(0, 2).unwrap();
             shard1.attach_shard_filter(1, 2).unwrap();
             let sender = GreSocket::open(None).unwrap();
-            let mut ring = SendRing::new(&sender);
+            let mut ring = SendRing::new();
             for (call, version) in [(4u16, 1u8), (5, 1), (6, 0), (7, 1), (8, 1)] {
                 let slot = ring.slot().unwrap();
                 let d = gre(call, version);
                 slot[..d.len()].copy_from_slice(&d);
                 ring.commit(Ipv4Addr::LOCALHOST, 0, d.len());
             }
-            ring.flush(&sender).unwrap();
+            ring.flush(sender.as_raw_fd()).unwrap();
             assert_eq!(ring.dropped, 0);
             let mut recv = RecvRing::new();
             assert_eq!(drain(&mut recv, &shard0), vec![4, 8]);
             assert_eq!(drain(&mut recv, &shard1), vec![5, 7]);
-        })
-        .join()
-        .unwrap();
-    }
-
-    /// In a private network namespace whose loopback MTU is 1280: a datagram that fits
-    /// leaves with our IPv4 header (DF clear, the host's TTL, our IDs), and one that does
-    /// not is sent with the kernel's header instead and arrives whole (fragmented and
-    /// reassembled), neither counted as dropped.
-    #[test]
-    fn datagrams_leave_with_our_header_or_fragmented_when_too_large() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root for a network namespace and raw sockets");
-            return;
-        }
-        std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            for args in [
-                ["link", "set", "lo", "up"],
-                ["link", "set", "lo", "mtu 1280"],
-            ] {
-                let args: Vec<&str> = args.iter().flat_map(|a| a.split(' ')).collect();
-                assert!(Command::new("ip").args(&args).status().unwrap().success());
-            }
-            let receiver = GreSocket::open(None).unwrap();
-            receiver.attach_shard_filter(0, 1).unwrap();
-            let sender = GreSocket::open(None).unwrap();
-            let mut ring = SendRing::new(&sender);
-            let mut sent = Vec::new();
-            for (call, payload) in [(4u16, 100usize), (6, 1500), (8, 60)] {
-                let mut d = gre(call, 1);
-                d.extend((0..payload).map(|i| (i % 251) as u8));
-                let slot = ring.slot().unwrap();
-                slot[8..8 + d.len()].copy_from_slice(&d);
-                ring.commit(Ipv4Addr::LOCALHOST, 8, d.len());
-                sent.push(d);
-            }
-            ring.flush(&sender).unwrap();
-            assert_eq!(ring.dropped, 0);
-            std::thread::sleep(Duration::from_millis(50));
-            let mut recv = RecvRing::new();
-            assert_eq!(recv.receive(receiver.as_raw_fd()).unwrap(), 3);
-            let mut ids = Vec::new();
-            for (i, d) in sent.iter().enumerate() {
-                let got = recv.datagram_mut(i);
-                assert_eq!(
-                    &got[IPV4_HEADER_LEN..],
-                    &d[..],
-                    "datagram {i} arrived whole"
-                );
-                assert_eq!(got[9], IPPROTO_GRE as u8);
-                assert_eq!(usize::from(u16::from_be_bytes([got[2], got[3]])), got.len());
-                assert_eq!(got[8], sender.ttl());
-                ids.push(u16::from_be_bytes([got[4], got[5]]));
-                if i != 1 {
-                    assert_eq!(got[6] & 0x40, 0, "DF clear in our header");
-                }
-            }
-            // Consecutive IDs from the ring for the two it framed itself.
-            assert_eq!(ids[2], ids[0].wrapping_add(2));
         })
         .join()
         .unwrap();

@@ -83,10 +83,10 @@ impl Worker {
     ) -> Self {
         Self {
             index,
-            send: SendRing::new(&gre),
             gre,
             tun,
             recv: RecvRing::new(),
+            send: SendRing::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
             by_call: vec![0u32; 65536].into_boxed_slice(),
@@ -453,7 +453,7 @@ impl Worker {
                 self.flush();
             }
             let copied = match self.send.slot() {
-                Some(buf) if HEADROOM + len <= buf.len() => {
+                Some(buf) if HEADROOM + len <= SLOT_SIZE => {
                     buf[HEADROOM..HEADROOM + len].copy_from_slice(&data[..len]);
                     true
                 }
@@ -469,7 +469,7 @@ impl Worker {
 
     fn flush(&mut self) {
         if !self.send.is_empty()
-            && let Err(e) = self.send.flush(&self.gre)
+            && let Err(e) = self.send.flush(self.gre.as_raw_fd())
         {
             warn!(worker = self.index, "GRE send failed: {e}");
         }
@@ -497,7 +497,7 @@ impl Worker {
                 continue;
             }
             if self.send.is_full()
-                && let Err(e) = self.send.flush(&self.gre)
+                && let Err(e) = self.send.flush(self.gre.as_raw_fd())
             {
                 warn!(worker = self.index, "GRE send failed: {e}");
             }
