@@ -25,6 +25,7 @@ use crate::cli::Args;
 use crate::config::{ChapSecrets, Config, FirewallBackend, Overrides};
 use crate::control::{self, Shared, SharedEgress};
 use crate::datapath::{DataPlane, tun_device};
+use crate::link_resolver::LinkResolver;
 use crate::pool::IpPool;
 use crate::routes::Routes;
 use crate::settings::Settings;
@@ -111,7 +112,8 @@ fn run(args: &Args) -> Result<()> {
     let egress: SharedEgress = Arc::new(Mutex::new(egress));
 
     let data = Arc::new(
-        DataPlane::start(tun_queues, config.pptpd.listen).context("starting the GRE data path")?,
+        DataPlane::start(tun_queues, config.pptpd.listen, config.pptpd.gre_direct)
+            .context("starting the GRE data path")?,
     );
     let result = runtime.block_on(serve(args, config, data.clone(), egress.clone(), signals));
     data.stop();
@@ -152,6 +154,11 @@ async fn serve(
     mut signals: Signals,
 ) -> Result<()> {
     let routes = Routes::connect(&config.pptpd.tun).await?;
+    let link_resolver = if config.pptpd.gre_direct {
+        Some(LinkResolver::connect().context("opening netlink for next-hop lookups")?)
+    } else {
+        None
+    };
     for &local in config.pptpd.localip.addresses() {
         routes
             .add_local_address(local)
@@ -179,6 +186,7 @@ async fn serve(
         pool,
         data,
         routes,
+        link_resolver,
         egress,
     ));
     let listener_task = tokio::spawn(control::serve(listener, shared.clone()));

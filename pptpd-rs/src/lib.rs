@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod datapath;
 pub mod gateway;
+pub mod link_resolver;
 pub mod logging;
 pub mod pool;
 pub mod routes;

@@ -11,6 +11,7 @@
 //! - [`blob`]: the deterministic content the HTTP server sends and the fetchers verify.
 //! - [`capture`]: reading the guests' Ethernet captures.
 //! - [`gateway`]: pptpd-rs itself, configured, started and stopped inside `gw`.
+//! - [`gre_counter`]: which way the gateway's GRE left (IP stack or frames).
 //! - [`vm`]: the stock client (pptp-linux + pppd) in a qemu guest on a TAP device.
 //! - [`reference_server`]: poptop pptpd in a qemu guest, the reference the client
 //!   harness is checked against.
@@ -20,6 +21,7 @@ pub mod blob;
 pub mod capture;
 pub mod error;
 pub mod gateway;
+pub mod gre_counter;
 pub mod netns;
 pub mod process;
 pub mod reference_server;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use pptpd_tests::blob::Blob;
 use pptpd_tests::gateway::{Gateway, GatewayConfig, LOCAL_IP, POOL_FIRST, leftovers};
+use pptpd_tests::gre_counter::GreOutputCounter;
 use pptpd_tests::process::Process;
 use pptpd_tests::test_client;
 use pptpd_tests::tool::{NetnsTool, peer_ips};
@@ -77,8 +78,8 @@ fn tcp_and_udp_through_the_tunnel_and_nat_arrive_intact_from_the_egress_address(
     {
         return;
     }
-    // The default: the TUN device with virtio-net headers and offloads.
-    traffic_through_the_tunnel(GatewayConfig::default());
+    // The default: the TUN device with virtio-net headers and offloads, data sent as frames.
+    traffic_through_the_tunnel(GatewayConfig::default(), DataPath::Frames);
 }
 
 #[test]
@@ -89,13 +90,24 @@ fn the_same_traffic_passes_with_a_plain_tun_device_and_two_workers() {
     traffic_through_the_tunnel(
         GatewayConfig::default()
             .conf("tun-offload no")
-            .conf("workers 2"),
+            .conf("workers 2")
+            .conf("gre-direct no"),
+        DataPath::IpStack,
     );
+}
+
+/// How the gateway's downstream GRE data is expected to leave.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum DataPath {
+    /// As finished frames on a packet socket (`gre-direct yes`): past the IP output path.
+    Frames,
+    /// Through the raw GRE socket and the kernel's IP output (`gre-direct no`).
+    IpStack,
 }
 
 /// Bulk TCP down, checksummed UDP both ways, only the egress address seen outside, and a
 /// clean hang-up that gives everything back.
-fn traffic_through_the_tunnel(config: GatewayConfig) {
+fn traffic_through_the_tunnel(config: GatewayConfig, path: DataPath) {
     let topo = Topology::builder().vpc_clients(1).build().unwrap();
     let mut gateway = Gateway::start(gateway_bin!(), topo.gw(), topo.workdir(), &config).unwrap();
     let blob = Blob::new(8_000_000, 3);
@@ -134,6 +146,7 @@ fn traffic_through_the_tunnel(config: GatewayConfig) {
     .unwrap();
 
     // Downstream bulk: kernel TCP from the internet host to the client, verified byte for byte.
+    let ip_stack = GreOutputCounter::install(topo.gw()).unwrap();
     let fetched = tool()
         .fetch(topo.vpc(), "http://198.51.100.2:8080/blob", blob, None)
         .unwrap();
@@ -142,6 +155,16 @@ fn traffic_through_the_tunnel(config: GatewayConfig) {
         fetched.bytes, fetched.mbit_s
     );
     assert_eq!(fetched.bytes, blob.size);
+    // At least size ÷ 1400 data datagrams went down; which way did they leave?
+    let data_datagrams = blob.size / 1400;
+    let via_ip_stack = ip_stack.packets().unwrap();
+    eprintln!("GRE datagrams through the IP output path during the fetch: {via_ip_stack}");
+    match path {
+        // Only control frames and bare acknowledgements take the IP stack.
+        DataPath::Frames => assert!(via_ip_stack < data_datagrams / 20, "{via_ip_stack}"),
+        DataPath::IpStack => assert!(via_ip_stack >= data_datagrams, "{via_ip_stack}"),
+    }
+    drop(ip_stack);
     // Upstream bulk: kernel TCP from the client to the internet host, which verifies every
     // byte (the gateway coalesces these segments into trains on the TUN device).
     let uploaded = tool()

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use pptpd_tests::blob::Blob;
 use pptpd_tests::gateway::{Gateway, GatewayConfig, LOCAL_IP, POOL_FIRST, leftovers};
+use pptpd_tests::gre_counter::GreOutputCounter;
 use pptpd_tests::tool::{NetnsTool, peer_ips};
 use pptpd_tests::topology::{GW_WAN_IP, INET_IP};
 use pptpd_tests::vm::{ClientVm, ClientVmConfig, Expect, SecondConnection};
@@ -70,7 +71,14 @@ fn stock_client_connects_reaches_the_internet_through_nat_and_hangs_up() {
         .second_login("user2", "p@ss:w0rd!", Expect::Up)
         .logins(2)
         .timeout(Duration::from_secs(240));
+    let ip_stack = GreOutputCounter::install(topo.gw()).unwrap();
     let report = ClientVm::run(&vm).unwrap();
+    let via_ip_stack = ip_stack.packets().unwrap();
+    drop(ip_stack);
+    eprintln!("GRE datagrams through the gateway's IP output path: {via_ip_stack}");
+    // The fetch alone was blob.size / 1400 data datagrams down: they left as frames
+    // (gre-direct); control frames and bare acknowledgements take the IP stack.
+    assert!(via_ip_stack < blob.size / 1400, "{via_ip_stack}");
     eprintln!(
         "stock client against pptpd-rs: {:.1} s; {}",
         report.elapsed.as_secs_f64(),

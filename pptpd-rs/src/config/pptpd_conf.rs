@@ -136,6 +136,10 @@ pub struct PptpdConf {
     /// `tun-offload yes|no` (pptpd-rs): virtio-net headers with TSO/USO on the TUN device
     /// (default yes); `no` for kernels that mishandle large offloaded writes.
     pub tun_offload: bool,
+    /// `gre-direct yes|no` (pptpd-rs): send downstream GRE data as finished Ethernet frames
+    /// on a packet socket, past the host's IP output path (default yes); `no` sends every
+    /// datagram through the kernel's IP stack.
+    pub gre_direct: bool,
     /// `egress-check SECS` (pptpd-rs): how often to check that the egress rules and
     /// ip_forward are still in place and re-install them if not (default 30); 0 = never.
     pub egress_check: u32,
@@ -167,6 +171,7 @@ impl Default for PptpdConf {
             firewall: FirewallBackend::Auto,
             workers: 0,
             tun_offload: true,
+            gre_direct: true,
             egress_check: DEFAULT_EGRESS_CHECK,
         }
     }
@@ -409,6 +414,11 @@ impl PptpdConf {
                 "egress-check" => {
                     conf.egress_check = line.number(0, MAX_EGRESS_CHECK).map_err(invalid)?;
                 }
+                "gre-direct" => {
+                    conf.gre_direct = line
+                        .choice(&[("yes", true), ("no", false)], "yes, no")
+                        .map_err(invalid)?;
+                }
                 "tun-offload" => {
                     conf.tun_offload = line
                         .choice(&[("yes", true), ("no", false)], "yes, no")
@@ -606,6 +616,7 @@ mod tests {
              firewall iptables\n\
              workers 4\n\
              tun-offload no\n\
+             gre-direct no\n\
              egress-check 0\n\
              localip 10.9.0.1\n\
              remoteip 10.9.0.2-200\n",
@@ -627,6 +638,7 @@ mod tests {
         assert_eq!(conf.snat_to, Some(Ipv4Addr::new(203, 0, 113, 7)));
         assert_eq!(conf.firewall, FirewallBackend::Iptables);
         assert!(!conf.tun_offload);
+        assert!(!conf.gre_direct);
         assert_eq!(conf.egress_check, 0);
         assert_eq!(conf.workers, 4);
         assert_eq!(conf.remoteip.len(), 199);
@@ -688,6 +700,7 @@ mod tests {
     fn missing_lists_use_poptop_defaults() {
         let (conf, warnings) = parse("option /etc/ppp/pptpd-options\nlogwtmp\n");
         assert_eq!(conf.egress_check, DEFAULT_EGRESS_CHECK);
+        assert!(conf.gre_direct);
         assert_eq!(conf.remoteip.len(), 100);
         assert_eq!(conf.remoteip[0], Ipv4Addr::new(192, 168, 1, 1));
         assert_eq!(conf.localip.addresses().len(), 100);

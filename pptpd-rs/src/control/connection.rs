@@ -37,6 +37,9 @@ const SHUTDOWN_LINK_GRACE: Duration = Duration::from_millis(1500);
 const SHUTDOWN_STOP_GRACE: Duration = Duration::from_millis(1500);
 /// How often idle sessions are looked for.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// How often the next hop of each call's data (`gre-direct`) is looked up again: a
+/// changed route or neighbour address is followed within this time.
+const LINK_ROUTE_CHECK: Duration = Duration::from_secs(20);
 /// Calls one control connection may carry at once.
 const MAX_CALLS_PER_CONNECTION: u16 = 16;
 /// Largest control message we buffer (pptp-proto refuses longer ones anyway).
@@ -45,10 +48,16 @@ const MAX_PENDING_INPUT: usize = 64 * 1024;
 /// Runs one control connection to its end.
 pub async fn run(stream: TcpStream, peer: SocketAddrV4, shared: Arc<Shared>) {
     let settings = shared.settings();
+    // The address the client talks to: the source of everything we send it.
+    let local = match stream.local_addr() {
+        Ok(std::net::SocketAddr::V4(addr)) => *addr.ip(),
+        _ => std::net::Ipv4Addr::UNSPECIFIED,
+    };
     let (events_tx, events_rx) = mpsc::channel(1024);
     let mut task = Connection {
         conn: ControlConnection::server(server_config(&settings), Instant::now()),
         peer,
+        local,
         shared,
         settings,
         calls: Vec::new(),
@@ -77,6 +86,7 @@ fn server_config(settings: &Settings) -> ServerConfig {
 struct Connection {
     conn: ControlConnection,
     peer: SocketAddrV4,
+    local: std::net::Ipv4Addr,
     shared: Arc<Shared>,
     settings: Arc<Settings>,
     calls: Vec<Call>,
@@ -93,6 +103,7 @@ impl Connection {
         let mut input: Vec<u8> = Vec::with_capacity(2048);
         let mut output: Vec<u8> = Vec::with_capacity(2048);
         let mut next_idle_check = Instant::now() + IDLE_CHECK;
+        let mut next_link_check = Instant::now() + LINK_ROUTE_CHECK;
         loop {
             let now = Instant::now();
             self.drive(now, &mut output).await;
@@ -140,6 +151,12 @@ impl Connection {
                     if now >= next_idle_check {
                         self.check_idle(now);
                         next_idle_check = now + IDLE_CHECK;
+                    }
+                    if now >= next_link_check {
+                        for i in 0..self.calls.len() {
+                            self.refresh_link_route(i).await;
+                        }
+                        next_link_check = now + LINK_ROUTE_CHECK;
                     }
                     self.check_shutdown(now);
                 }
@@ -411,6 +428,7 @@ impl Connection {
                             },
                         );
                         info!("{}: link up, {client} ⇄ {local}", call.label(peer));
+                        self.refresh_link_route(i).await;
                     }
                     Err(e) => {
                         let call = &mut self.calls[i];
@@ -555,6 +573,46 @@ impl Connection {
             };
             self.conn.stop(now, reason);
         }
+    }
+
+    /// Looks up where call `i`'s data goes on the link (`gre-direct`) and tells its
+    /// worker when that changed; calls whose link is not up are left alone.
+    async fn refresh_link_route(&mut self, i: usize) {
+        let Some(resolver) = self.shared.link_resolver.clone() else {
+            return;
+        };
+        let call = &self.calls[i];
+        if !call.routed || call.released {
+            return;
+        }
+        let route = match resolver.resolve(*self.peer.ip(), self.local).await {
+            Ok(route) => route,
+            Err(e) => {
+                debug!("{}: next-hop lookup failed: {e}", call.label(self.peer));
+                None
+            }
+        };
+        let call = &mut self.calls[i];
+        if call.link_route == route {
+            return;
+        }
+        match &route {
+            Some(r) => debug!(
+                "{}: data leaves as frames on interface {} to {}",
+                call.label(self.peer),
+                r.ifindex,
+                r.dst_mac.map(|b| format!("{b:02x}")).join(":")
+            ),
+            None => debug!(
+                "{}: data leaves through the IP stack (no usable next hop)",
+                call.label(self.peer)
+            ),
+        }
+        call.link_route = route;
+        let call_id = call.id;
+        self.shared
+            .data
+            .send(call_id, Command::SetLinkRoute { call_id, route });
     }
 
     fn check_idle(&mut self, now: Instant) {

@@ -13,6 +13,7 @@ use tracing::{error, info, warn};
 use super::session_table::SessionTable;
 use crate::call_ids::CallIds;
 use crate::datapath::DataPlane;
+use crate::link_resolver::LinkResolver;
 use crate::pool::IpPool;
 use crate::routes::Routes;
 use crate::secrets::SecretsCache;
@@ -30,6 +31,8 @@ pub struct Shared {
     pub data: Arc<DataPlane>,
     /// Routes and addresses on the TUN device.
     pub routes: Routes,
+    /// Next-hop lookups for sending data as finished frames (`gre-direct yes`).
+    pub link_resolver: Option<LinkResolver>,
     /// The last chap-secrets that loaded.
     pub secrets: SecretsCache,
     egress: SharedEgress,
@@ -49,6 +52,7 @@ impl Shared {
         pool: IpPool,
         data: Arc<DataPlane>,
         routes: Routes,
+        link_resolver: Option<LinkResolver>,
         egress: SharedEgress,
     ) -> Self {
         Self {
@@ -57,6 +61,7 @@ impl Shared {
             call_ids: Mutex::new(CallIds::default()),
             data,
             routes,
+            link_resolver,
             secrets: SecretsCache::default(),
             egress,
             sessions: AtomicUsize::new(0),

@@ -6,12 +6,14 @@
 //! keeps only the calls it owns (`call_id % shards == shard`) and only enhanced
 //! GRE (version 1, protocol 0x880B); the kernel drops the rest before it is
 //! queued. Received datagrams start with the IPv4 header; datagrams we send do
-//! not (the kernel builds the IPv4 header because `IP_HDRINCL` is off).
+//! not (the kernel builds the IPv4 header because `IP_HDRINCL` is off) — except
+//! the data of sessions with a [`LinkRoute`], which the send ring frames whole
+//! for the packet socket of [`super::frame_socket`].
 //!
 //! `recvmmsg`/`sendmmsg` move up to [`BATCH`] datagrams per system call. The
 //! rings own fixed buffers allocated once, so nothing is allocated per packet.
-//! This is one of the two modules of the daemon that need `unsafe` (the other is
-//! the TUN device): the `mmsghdr`/`iovec` arrays point into buffers the ring owns.
+//! This module, the frame socket and the TUN device are the parts of the daemon
+//! that need `unsafe`: the `mmsghdr`/`iovec` arrays point into buffers the ring owns.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -20,6 +22,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use socket2::{Domain, Protocol, SockFilter, Socket, Type};
 
+use super::frame_socket::{FRAME_HEADER_LEN, FrameSocket, LinkRoute, write_frame_header};
+
 /// IP protocol number of GRE.
 pub const IPPROTO_GRE: i32 = 47;
 /// Datagrams moved per `recvmmsg`/`sendmmsg` call.
@@ -27,11 +31,15 @@ pub const BATCH: usize = 64;
 /// Size of one slot: an IPv4 header, the enhanced GRE header and a PPP frame of
 /// the largest MRU we accept, rounded up.
 pub const SLOT_SIZE: usize = 2048;
+/// What a [`SendRing`] slot leaves for the caller's GRE datagram (the rest is
+/// room for the frame headers of `gre-direct`).
+pub const SEND_SLOT_SIZE: usize = SLOT_SIZE - FRAME_HEADER_LEN;
 
 /// A nonblocking raw socket for GRE.
 #[derive(Debug)]
 pub struct GreSocket {
     socket: Socket,
+    ttl: u8,
 }
 
 impl GreSocket {
@@ -58,7 +66,18 @@ impl GreSocket {
         if let Some(addr) = local {
             socket.bind(&SocketAddrV4::new(addr, 0).into())?;
         }
-        Ok(Self { socket })
+        // IP_TTL reads the host's default (net.ipv4.ip_default_ttl) until set.
+        let ttl = socket
+            .ttl_v4()
+            .ok()
+            .and_then(|t| u8::try_from(t).ok())
+            .unwrap_or(DEFAULT_TTL);
+        Ok(Self { socket, ttl })
+    }
+
+    /// The TTL of the datagrams the kernel sends for us: the host's default.
+    pub fn ttl(&self) -> u8 {
+        self.ttl
     }
 
     /// Keeps only enhanced GRE datagrams of the calls this worker owns.
@@ -82,6 +101,9 @@ impl AsFd for GreSocket {
         self.socket.as_fd()
     }
 }
+
+/// The TTL when the host's default cannot be read.
+const DEFAULT_TTL: u8 = 64;
 
 /// Receive and send buffer of each GRE socket.
 const SOCKET_BUFFER: usize = 8 << 20;
@@ -246,33 +268,19 @@ impl RecvRing {
     }
 }
 
-/// A ring of send slots flushed by one `sendmmsg` call.
-pub struct SendRing {
-    buffers: Box<[u8]>,
-    lengths: [usize; BATCH],
+/// The `mmsghdr`s of one kind of datagram queued in a [`SendRing`], each with
+/// its `iovec` and destination address `A`, for one `sendmmsg` call.
+struct Batch<A> {
     iovecs: Box<[libc::iovec]>,
     headers: Box<[libc::mmsghdr]>,
-    addresses: Box<[libc::sockaddr_in]>,
+    addresses: Box<[A]>,
     queued: usize,
-    /// Datagrams the kernel refused (buffer full or a route error) since creation.
-    pub dropped: u64,
 }
 
-// SAFETY: as for RecvRing.
-unsafe impl Send for SendRing {}
-
-impl Default for SendRing {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl SendRing {
-    /// Allocates [`BATCH`] slots of [`SLOT_SIZE`] bytes.
-    pub fn new() -> Self {
-        let mut ring = SendRing {
-            buffers: vec![0u8; BATCH * SLOT_SIZE].into_boxed_slice(),
-            lengths: [0; BATCH],
+impl<A: Copy> Batch<A> {
+    /// [`BATCH`] entries; `blank` fills the addresses.
+    fn new(blank: A) -> Self {
+        let mut batch = Batch {
             iovecs: vec![
                 libc::iovec {
                     iov_base: std::ptr::null_mut(),
@@ -281,82 +289,40 @@ impl SendRing {
                 BATCH
             ]
             .into_boxed_slice(),
-            // SAFETY: plain C structs; all-zero is valid.
+            // SAFETY: mmsghdr is a plain C struct; all-zero is valid.
             headers: (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect(),
-            addresses: (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect(),
+            addresses: vec![blank; BATCH].into_boxed_slice(),
             queued: 0,
-            dropped: 0,
         };
-        let base = ring.buffers.as_mut_ptr();
-        for i in 0..BATCH {
-            // SAFETY: inside `buffers`.
-            ring.iovecs[i] = libc::iovec {
-                iov_base: unsafe { base.add(i * SLOT_SIZE) }.cast(),
-                iov_len: 0,
-            };
-            let h = &mut ring.headers[i].msg_hdr;
-            h.msg_name = (&mut ring.addresses[i] as *mut libc::sockaddr_in).cast();
-            h.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
-            h.msg_iov = &mut ring.iovecs[i];
+        for k in 0..BATCH {
+            let h = &mut batch.headers[k].msg_hdr;
+            h.msg_name = (&mut batch.addresses[k] as *mut A).cast();
+            h.msg_namelen = std::mem::size_of::<A>() as u32;
+            h.msg_iov = &mut batch.iovecs[k];
             h.msg_iovlen = 1;
         }
-        ring
+        batch
     }
 
-    /// Whether every slot is taken (the caller must [`flush`](Self::flush)).
-    pub fn is_full(&self) -> bool {
-        self.queued == BATCH
-    }
-
-    /// Datagrams waiting for the next flush.
-    pub fn len(&self) -> usize {
-        self.queued
-    }
-
-    /// Whether nothing waits.
-    pub fn is_empty(&self) -> bool {
-        self.queued == 0
-    }
-
-    /// The next free slot, whole, for the caller to build a datagram in. Commit
-    /// it with [`commit`](Self::commit). Panics never: the caller flushes when full.
-    pub fn slot(&mut self) -> Option<&mut [u8]> {
-        if self.queued == BATCH {
-            return None;
-        }
-        let i = self.queued;
-        Some(&mut self.buffers[i * SLOT_SIZE..(i + 1) * SLOT_SIZE])
-    }
-
-    /// Queues the datagram built in the current slot at `range` for `dst`.
-    pub fn commit(&mut self, dst: Ipv4Addr, start: usize, len: usize) {
-        let i = self.queued;
-        if i == BATCH || start + len > SLOT_SIZE {
-            self.dropped += 1;
-            return;
-        }
-        self.lengths[i] = len;
-        // SAFETY: start + len <= SLOT_SIZE, inside slot i.
-        self.iovecs[i].iov_base =
-            unsafe { self.buffers.as_mut_ptr().add(i * SLOT_SIZE + start) }.cast();
-        self.iovecs[i].iov_len = len;
-        self.addresses[i] = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(dst).to_be(),
-            },
-            sin_zero: [0; 8],
+    /// Queues `len` bytes at `base` for `address`.
+    fn push(&mut self, base: *mut u8, len: usize, address: A) {
+        let k = self.queued;
+        self.iovecs[k] = libc::iovec {
+            iov_base: base.cast(),
+            iov_len: len,
         };
+        self.addresses[k] = address;
         self.queued += 1;
     }
 
-    /// Sends everything queued. Datagrams the kernel will not take now are
-    /// dropped and counted, as a router drops on a full queue.
-    pub fn flush(&mut self, fd: RawFd) -> io::Result<()> {
+    /// Sends everything queued on `fd`; returns how many datagrams were dropped.
+    /// `on_error(k, error)` may still deliver datagram `k` another way (true).
+    fn flush(&mut self, fd: RawFd, mut on_error: impl FnMut(usize, &io::Error) -> bool) -> u64 {
         let mut sent = 0usize;
+        let mut dropped = 0u64;
         while sent < self.queued {
-            // SAFETY: entries sent..queued are initialised and point into our buffers.
+            // SAFETY: entries sent..queued are initialised and point into buffers that
+            // outlive the call.
             let n = unsafe {
                 libc::sendmmsg(
                     fd,
@@ -370,15 +336,162 @@ impl SendRing {
                 if err.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                // The first datagram failed (full buffer, unreachable peer): drop it, go on.
-                self.dropped += 1;
+                // The first datagram failed (full buffer, unreachable peer, device
+                // gone): drop it, go on.
+                if !on_error(sent, &err) {
+                    dropped += 1;
+                }
                 sent += 1;
                 continue;
             }
             sent += n as usize;
         }
         self.queued = 0;
+        dropped
+    }
+}
+
+/// A ring of send slots flushed by one `sendmmsg` call per socket: GRE
+/// datagrams for the raw socket, and framed ones for the packet socket
+/// (`gre-direct`, [`super::frame_socket`]).
+pub struct SendRing {
+    buffers: Box<[u8]>,
+    raw: Batch<libc::sockaddr_in>,
+    framed: Batch<libc::sockaddr_ll>,
+    /// Where each framed datagram starts in `buffers` (for a fallback send).
+    framed_at: [(usize, usize, Ipv4Addr); BATCH],
+    slots_used: usize,
+    ttl: u8,
+    next_id: u16,
+    /// Datagrams the kernel refused (buffer full or a route error) since creation.
+    pub dropped: u64,
+}
+
+// SAFETY: the raw pointers inside point only into the ring's own heap boxes,
+// which move with it; the ring is used by one thread at a time.
+unsafe impl Send for SendRing {}
+
+impl SendRing {
+    /// Allocates [`BATCH`] slots of [`SLOT_SIZE`] bytes; framed datagrams get
+    /// TTL `ttl` (the host's default).
+    pub fn new(ttl: u8) -> Self {
+        // SAFETY: plain C structs; all-zero is valid.
+        let (blank_in, blank_ll) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        SendRing {
+            buffers: vec![0u8; BATCH * SLOT_SIZE].into_boxed_slice(),
+            raw: Batch::new(blank_in),
+            framed: Batch::new(blank_ll),
+            framed_at: [(0, 0, Ipv4Addr::UNSPECIFIED); BATCH],
+            slots_used: 0,
+            ttl,
+            // Any start will do: IDs only tell fragments of different datagrams apart.
+            next_id: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |t| t.subsec_nanos() as u16),
+            dropped: 0,
+        }
+    }
+
+    /// Whether every slot is taken (the caller must [`flush`](Self::flush)).
+    pub fn is_full(&self) -> bool {
+        self.slots_used == BATCH
+    }
+
+    /// Datagrams waiting for the next flush.
+    pub fn len(&self) -> usize {
+        self.slots_used
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.slots_used == 0
+    }
+
+    /// The next free slot ([`SEND_SLOT_SIZE`] bytes, behind room for the frame
+    /// headers) for the caller to build a GRE datagram in. Commit it with
+    /// [`commit`](Self::commit) or [`commit_framed`](Self::commit_framed).
+    /// Panics never: the caller flushes when full.
+    pub fn slot(&mut self) -> Option<&mut [u8]> {
+        if self.slots_used == BATCH {
+            return None;
+        }
+        let i = self.slots_used;
+        Some(&mut self.buffers[i * SLOT_SIZE + FRAME_HEADER_LEN..(i + 1) * SLOT_SIZE])
+    }
+
+    /// Queues the GRE datagram built at `slot[start..start + len]` of the
+    /// current slot for `dst`, through the raw socket (the kernel adds the IPv4 header).
+    pub fn commit(&mut self, dst: Ipv4Addr, start: usize, len: usize) {
+        let i = self.slots_used;
+        if i == BATCH || start + len > SEND_SLOT_SIZE {
+            self.dropped += 1;
+            return;
+        }
+        let at = i * SLOT_SIZE + FRAME_HEADER_LEN + start;
+        // SAFETY: at + len <= (i + 1) * SLOT_SIZE: inside slot i.
+        let base = unsafe { self.buffers.as_mut_ptr().add(at) };
+        self.raw.push(base, len, sockaddr_in(dst));
+        self.slots_used += 1;
+    }
+
+    /// Queues the GRE datagram at `slot[start..start + len]` as a finished frame
+    /// along `route`, through the packet socket; one too large for the device
+    /// goes by the raw socket instead.
+    pub fn commit_framed(&mut self, route: &LinkRoute, start: usize, len: usize) {
+        if !route.fits(len) {
+            return self.commit(route.dst_ip, start, len);
+        }
+        let i = self.slots_used;
+        if i == BATCH || start + len > SEND_SLOT_SIZE {
+            self.dropped += 1;
+            return;
+        }
+        // The headers go right before the datagram: slot offset `start` of the buffer.
+        let at = i * SLOT_SIZE + start;
+        self.next_id = self.next_id.wrapping_add(1);
+        let mut header = [0u8; FRAME_HEADER_LEN];
+        write_frame_header(&mut header, route, len, self.next_id, self.ttl);
+        self.buffers[at..at + FRAME_HEADER_LEN].copy_from_slice(&header);
+        let total = FRAME_HEADER_LEN + len;
+        // SAFETY: at + total = i * SLOT_SIZE + start + FRAME_HEADER_LEN + len
+        // <= (i + 1) * SLOT_SIZE: inside slot i.
+        let base = unsafe { self.buffers.as_mut_ptr().add(at) };
+        self.framed_at[self.framed.queued] = (at + FRAME_HEADER_LEN, len, route.dst_ip);
+        self.framed.push(base, total, route.sockaddr());
+        self.slots_used += 1;
+    }
+
+    /// Sends everything queued: GRE datagrams on `gre`, frames on `frames`
+    /// (frames the packet socket refuses go by `gre`). Datagrams the kernel will
+    /// not take now are dropped and counted, as a router drops on a full queue.
+    pub fn flush(&mut self, gre: &GreSocket, frames: Option<&FrameSocket>) -> io::Result<()> {
+        self.dropped += self.raw.flush(gre.as_raw_fd(), |_, _| false);
+        if self.framed.queued > 0 {
+            let buffers = &self.buffers;
+            let framed_at = &self.framed_at;
+            let fd = frames.map_or(-1, AsRawFd::as_raw_fd);
+            self.dropped += self.framed.flush(fd, |k, _| {
+                let (at, len, dst) = framed_at[k];
+                buffers.get(at..at + len).is_some_and(|datagram| {
+                    gre.socket
+                        .send_to(datagram, &SocketAddrV4::new(dst, 0).into())
+                        .is_ok()
+                })
+            });
+        }
+        self.slots_used = 0;
         Ok(())
+    }
+}
+
+fn sockaddr_in(dst: Ipv4Addr) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(dst).to_be(),
+        },
+        sin_zero: [0; 8],
     }
 }
 
@@ -428,18 +541,109 @@ mod tests {
             shard0.attach_shard_filter(0, 2).unwrap();
             shard1.attach_shard_filter(1, 2).unwrap();
             let sender = GreSocket::open(None).unwrap();
-            let mut ring = SendRing::new();
+            let mut ring = SendRing::new(sender.ttl());
             for (call, version) in [(4u16, 1u8), (5, 1), (6, 0), (7, 1), (8, 1)] {
                 let slot = ring.slot().unwrap();
                 let d = gre(call, version);
                 slot[..d.len()].copy_from_slice(&d);
                 ring.commit(Ipv4Addr::LOCALHOST, 0, d.len());
             }
-            ring.flush(sender.as_raw_fd()).unwrap();
+            ring.flush(&sender, None).unwrap();
             assert_eq!(ring.dropped, 0);
             let mut recv = RecvRing::new();
             assert_eq!(drain(&mut recv, &shard0), vec![4, 8]);
             assert_eq!(drain(&mut recv, &shard1), vec![5, 7]);
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Runs `ip ARGS` in the calling thread's network namespace.
+    fn ip(args: &str) {
+        let args: Vec<&str> = args.split(' ').collect();
+        let status = Command::new("ip").args(&args).status().unwrap();
+        assert!(status.success(), "ip {args:?}");
+    }
+
+    /// The hardware address of `dev` in the calling thread's namespace (whose /sys
+    /// this process may not see).
+    fn mac_of(dev: &str) -> [u8; 6] {
+        let out = Command::new("ip")
+            .args(["-o", "link", "show", "dev", dev])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let at = text.find("link/ether ").expect("an Ethernet device") + "link/ether ".len();
+        let bytes: Vec<u8> = text[at..at + 17]
+            .split(':')
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect();
+        bytes.try_into().unwrap()
+    }
+
+    /// In a private network namespace with a veth pair `fa`–`fb` (10.77.0.2 on `fb`):
+    /// framed datagrams leave `fa` with our headers and arrive whole; one too large
+    /// for the device, and every one when there is no frame socket, goes by the
+    /// raw socket instead and arrives too.
+    #[test]
+    fn framed_datagrams_arrive_with_our_headers_and_the_rest_by_the_raw_socket() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root for a network namespace and packet sockets");
+            return;
+        }
+        std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            ip("link set lo up");
+            ip("link add fa type veth peer name fb");
+            ip("addr add 10.77.0.2/24 dev fb");
+            ip("link set fa up");
+            ip("link set fb up");
+            std::thread::sleep(Duration::from_millis(100));
+            // Frames from an address that is not ours (no martian-source drop).
+            let route = LinkRoute {
+                ifindex: nix::net::if_::if_nametoindex("fa").unwrap(),
+                mtu: 1500,
+                src_mac: mac_of("fa"),
+                dst_mac: mac_of("fb"),
+                src_ip: Ipv4Addr::new(10, 77, 0, 9),
+                dst_ip: Ipv4Addr::new(10, 77, 0, 2),
+            };
+            let receiver = GreSocket::open(None).unwrap();
+            receiver.attach_shard_filter(0, 1).unwrap();
+            let sender = GreSocket::open(None).unwrap();
+            let frames = FrameSocket::open().unwrap();
+            let mut recv = RecvRing::new();
+            for with_frames in [true, false] {
+                let mut ring = SendRing::new(sender.ttl());
+                let mut sent = Vec::new();
+                for (call, payload) in [(4u16, 100usize), (6, 1490), (8, 60)] {
+                    let mut d = gre(call, 1);
+                    d.extend((0..payload).map(|i| (i % 251) as u8));
+                    let slot = ring.slot().unwrap();
+                    slot[8..8 + d.len()].copy_from_slice(&d);
+                    ring.commit_framed(&route, 8, d.len());
+                    sent.push(d);
+                }
+                ring.flush(&sender, with_frames.then_some(&frames)).unwrap();
+                assert_eq!(ring.dropped, 0);
+                std::thread::sleep(Duration::from_millis(50));
+                let n = recv.receive(receiver.as_raw_fd()).unwrap();
+                assert_eq!(n, 3, "with frames: {with_frames}");
+                let mut got: Vec<Vec<u8>> = (0..n).map(|i| recv.datagram_mut(i).to_vec()).collect();
+                got.sort_by_key(|d| d[20 + 7]);
+                for (d, g) in sent.iter().zip(&got) {
+                    assert_eq!(&g[20..], &d[..], "arrived whole");
+                    assert_eq!(usize::from(u16::from_be_bytes([g[2], g[3]])), g.len());
+                    let framed = with_frames && d.len() + 20 <= 1500;
+                    let source = Ipv4Addr::new(g[12], g[13], g[14], g[15]);
+                    // Ours carry our source, TTL and DF clear; the kernel's its own.
+                    assert_eq!(source == route.src_ip, framed, "call {}", d[7]);
+                    if framed {
+                        assert_eq!(g[8], sender.ttl());
+                        assert_eq!(g[6] & 0x40, 0, "DF clear");
+                    }
+                }
+            }
         })
         .join()
         .unwrap();

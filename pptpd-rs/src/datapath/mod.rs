@@ -7,6 +7,7 @@
 //! `worker` for the loop and `session` for the per-packet work.
 
 pub mod clock;
+pub mod frame_socket;
 pub mod gre_socket;
 pub mod handoff;
 pub mod session;
@@ -23,7 +24,9 @@ use std::thread::JoinHandle;
 
 use mschap::MppeConfig;
 use pptp_proto::CallId;
+use tracing::warn;
 
+use frame_socket::{FrameSocket, LinkRoute};
 use gre_socket::GreSocket;
 use handoff::Handoff;
 use session::DataSession;
@@ -80,6 +83,14 @@ pub enum Command {
         /// Our call ID.
         call_id: CallId,
     },
+    /// Send the call's data as finished frames along `route` (`gre-direct`), or
+    /// through the raw socket again (`None`).
+    SetLinkRoute {
+        /// Our call ID.
+        call_id: CallId,
+        /// The session's next hop on the link, as last looked up.
+        route: Option<LinkRoute>,
+    },
     /// Forget the call.
     RemoveSession {
         /// Our call ID.
@@ -117,8 +128,13 @@ pub struct DataPlane {
 }
 
 impl DataPlane {
-    /// Starts one worker per TUN queue, each with its own GRE socket.
-    pub fn start(tun_queues: Vec<TunQueue>, listen: Option<Ipv4Addr>) -> io::Result<Self> {
+    /// Starts one worker per TUN queue, each with its own GRE socket and, with
+    /// `direct` (`gre-direct yes`), its own packet socket for framed data.
+    pub fn start(
+        tun_queues: Vec<TunQueue>,
+        listen: Option<Ipv4Addr>,
+        direct: bool,
+    ) -> io::Result<Self> {
         let n = tun_queues.len();
         let shards = u16::try_from(n).map_err(|_| io::Error::other("too many workers"))?;
         let wakes: Vec<Arc<Wake>> = (0..n)
@@ -132,10 +148,18 @@ impl DataPlane {
         for (i, tun) in tun_queues.into_iter().enumerate() {
             let gre = GreSocket::open(listen)?;
             gre.attach_shard_filter(i as u16, shards)?;
+            let frames = match direct.then(FrameSocket::open) {
+                Some(Ok(socket)) => Some(socket),
+                Some(Err(e)) => {
+                    warn!("gre-direct: {e}; data goes through the IP stack");
+                    None
+                }
+                None => None,
+            };
             let (tx, rx) = mpsc::channel();
             let worker = Worker::new(
                 i,
-                gre,
+                (gre, frames),
                 tun,
                 rx,
                 wakes[i].clone(),

@@ -21,6 +21,7 @@ use pptp_proto::CallId;
 use pptp_proto::gre::{GreHeader, Ipv4Envelope};
 use tracing::{debug, warn};
 
+use super::frame_socket::{FrameSocket, LinkRoute};
 use super::gre_socket::{BATCH, GreSocket, RecvRing, SLOT_SIZE, SendRing};
 use super::handoff::{Handoff, HandoffBuffer};
 use super::session::{DataSession, HEADROOM, Upstream};
@@ -39,6 +40,8 @@ struct Slot {
     session: DataSession,
     events: EventSender,
     ack_deadline: Option<Instant>,
+    /// Where the session's data goes as finished frames (`gre-direct`), if known.
+    link_route: Option<LinkRoute>,
 }
 
 /// Where downstream packets for a client address go.
@@ -52,6 +55,8 @@ struct RouteEntry {
 pub struct Worker {
     index: usize,
     gre: GreSocket,
+    /// The packet socket for sessions with a link route (`gre-direct yes`).
+    frames: Option<FrameSocket>,
     tun: TunQueue,
     recv: RecvRing,
     send: SendRing,
@@ -71,10 +76,11 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Assembles a worker; `peers[i]` is worker `i`'s hand-off queue (its own included).
+    /// Assembles a worker sending on `gre` and, for sessions with a link route,
+    /// on `frames`; `peers[i]` is worker `i`'s hand-off queue (its own included).
     pub fn new(
         index: usize,
-        gre: GreSocket,
+        (gre, frames): (GreSocket, Option<FrameSocket>),
         tun: TunQueue,
         commands: Receiver<Command>,
         wake: Arc<Wake>,
@@ -83,10 +89,11 @@ impl Worker {
     ) -> Self {
         Self {
             index,
+            send: SendRing::new(gre.ttl()),
             gre,
+            frames,
             tun,
             recv: RecvRing::new(),
-            send: SendRing::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
             by_call: vec![0u32; 65536].into_boxed_slice(),
@@ -162,6 +169,7 @@ impl Worker {
                         session,
                         events,
                         ack_deadline: None,
+                        link_route: None,
                     };
                     let i = match self.free_slots.pop() {
                         Some(i) => {
@@ -211,6 +219,12 @@ impl Worker {
                         slot.ack_deadline = None;
                         let peer = slot.session.peer_addr;
                         self.send.commit(peer, start, len);
+                    }
+                }
+                Command::SetLinkRoute { call_id, route } => {
+                    let direct = self.frames.is_some();
+                    if let Some(slot) = self.slot_mut(call_id) {
+                        slot.link_route = route.filter(|_| direct);
                     }
                 }
                 Command::RemoveSession { call_id } => {
@@ -438,8 +452,10 @@ impl Worker {
         let Some(buf) = self.send.slot() else { return };
         if let Some((start, len)) = slot.session.encapsulate(buf, ip_len, now_secs) {
             slot.ack_deadline = None;
-            let peer = slot.session.peer_addr;
-            self.send.commit(peer, start, len);
+            match &slot.link_route {
+                Some(route) => self.send.commit_framed(route, start, len),
+                None => self.send.commit(slot.session.peer_addr, start, len),
+            }
         }
     }
 
@@ -453,7 +469,7 @@ impl Worker {
                 self.flush();
             }
             let copied = match self.send.slot() {
-                Some(buf) if HEADROOM + len <= SLOT_SIZE => {
+                Some(buf) if HEADROOM + len <= buf.len() => {
                     buf[HEADROOM..HEADROOM + len].copy_from_slice(&data[..len]);
                     true
                 }
@@ -469,7 +485,7 @@ impl Worker {
 
     fn flush(&mut self) {
         if !self.send.is_empty()
-            && let Err(e) = self.send.flush(self.gre.as_raw_fd())
+            && let Err(e) = self.send.flush(&self.gre, self.frames.as_ref())
         {
             warn!(worker = self.index, "GRE send failed: {e}");
         }
@@ -497,7 +513,7 @@ impl Worker {
                 continue;
             }
             if self.send.is_full()
-                && let Err(e) = self.send.flush(self.gre.as_raw_fd())
+                && let Err(e) = self.send.flush(&self.gre, self.frames.as_ref())
             {
                 warn!(worker = self.index, "GRE send failed: {e}");
             }
