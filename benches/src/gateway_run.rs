@@ -19,16 +19,18 @@ pub const POOL: &str = "10.64.0.1-10.64.39.255";
 /// The connection limit.
 pub const CONNECTIONS: u32 = 11_000;
 
-/// The configuration of a benchmark gateway with `workers` data-path workers.
-pub fn config(workers: usize) -> GatewayConfig {
-    GatewayConfig {
+/// The configuration of a benchmark gateway with `workers` data-path workers and the
+/// operator's `extra` pptpd.conf lines (`--gateway-conf`).
+pub fn config(workers: usize, extra: &[String]) -> GatewayConfig {
+    let config = GatewayConfig {
         remoteip: POOL.into(),
         connections: CONNECTIONS,
         debug: false,
         ..GatewayConfig::default()
     }
     .conf(&format!("workers {workers}"))
-    .option("lcp-echo-interval 0")
+    .option("lcp-echo-interval 0");
+    extra.iter().fold(config, |config, line| config.conf(line))
 }
 
 /// Starts `bin` in the gateway namespace with its configuration in the work directory's
@@ -36,6 +38,7 @@ pub fn config(workers: usize) -> GatewayConfig {
 /// the traffic core.
 pub fn start(
     bin: &Path,
+    extra_conf: &[String],
     topology: &Topology,
     name: &str,
     workers: usize,
@@ -45,7 +48,7 @@ pub fn start(
     std::fs::create_dir_all(&dir).map_err(|e| BenchError::io(&dir, e))?;
     // The child inherits the affinity of the thread that starts it.
     pin_current_thread(cores)?;
-    let started = Gateway::start(bin, topology.gw(), &dir, &config(workers));
+    let started = Gateway::start(bin, topology.gw(), &dir, &config(workers, extra_conf));
     pin_current_thread(&[TRAFFIC_CORE])?;
     let gateway = started?;
     pin_process(gateway.pid(), cores)?;

@@ -258,6 +258,8 @@ pub struct Settings {
     pub sessions: Vec<usize>,
     /// The gateway binary.
     pub gateway: String,
+    /// Extra pptpd.conf lines the gateway ran with.
+    pub gateway_conf: Vec<String>,
     /// Quick mode.
     pub quick: bool,
 }
@@ -473,6 +475,13 @@ impl Report {
             self.settings.warmup_s,
             self.settings.gateway
         );
+        if !self.settings.gateway_conf.is_empty() {
+            let _ = writeln!(
+                out,
+                "gateway pptpd.conf extra lines: {}",
+                self.settings.gateway_conf.join("; ")
+            );
+        }
         let _ = writeln!(
             out,
             "sizes are IPv4 datagram bytes (what the tunnel carries); Mbit/s = datagram bits; rates counted at the receiver"

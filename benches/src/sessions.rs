@@ -67,12 +67,13 @@ pub struct SessionsReport {
 /// sessions up to each of `levels` for the memory. Functional problems go to `problems`.
 pub fn run(
     bin: &Path,
+    extra_conf: &[String],
     topology: &Topology,
     setups: usize,
     levels: &[usize],
     problems: &mut Vec<String>,
 ) -> Result<SessionsReport> {
-    let gateway = gateway_run::start(bin, topology, "sessions", 1, &[GATEWAY_CORE])?;
+    let gateway = gateway_run::start(bin, extra_conf, topology, "sessions", 1, &[GATEWAY_CORE])?;
     let pid = gateway.pid();
     let pool = ClientPool::start(topology.vpc(), GW_LAN_IP)?;
     std::thread::sleep(SETTLE);

@@ -189,6 +189,8 @@ fn kernel_cell(
 pub struct PptpdRun<'a> {
     /// The gateway binary.
     pub bin: &'a Path,
+    /// Extra pptpd.conf lines (`--gateway-conf`).
+    pub extra_conf: &'a [String],
     /// Data-path workers.
     pub workers: usize,
     /// The cores the gateway (and the gateway namespace's receive processing) gets.
@@ -244,7 +246,14 @@ pub fn pptpd(
     }
     steer_receive_processing(topology, run.cores)?;
     let name = format!("workers{}", run.workers);
-    let gateway = gateway_run::start(run.bin, topology, &name, run.workers, run.cores)?;
+    let gateway = gateway_run::start(
+        run.bin,
+        run.extra_conf,
+        topology,
+        &name,
+        run.workers,
+        run.cores,
+    )?;
     let pid = gateway.pid();
     let result = (|| {
         let pool = ClientPool::start(topology.vpc(), GW_LAN_IP)?;

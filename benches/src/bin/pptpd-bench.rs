@@ -74,6 +74,9 @@ struct Args {
     /// Memory for the precomputed upstream packets of one cell, MiB.
     #[arg(long, default_value_t = 2048)]
     stream_memory_mib: usize,
+    /// An extra pptpd.conf line for the gateway, e.g. "gre-direct no" (repeatable).
+    #[arg(long = "gateway-conf", value_name = "LINE")]
+    gateway_conf: Vec<String>,
     /// Skip the two-worker rows.
     #[arg(long)]
     no_scaling: bool,
@@ -188,6 +191,7 @@ fn run(args: &Args) -> anyhow::Result<Report> {
             sizes: sizes.clone(),
             sessions: session_counts.clone(),
             gateway: gateway.display().to_string(),
+            gateway_conf: args.gateway_conf.clone(),
             quick,
         },
         crypto_bound: Vec::new(),
@@ -231,6 +235,7 @@ fn run(args: &Args) -> anyhow::Result<Report> {
     if wants(Only::Throughput) {
         let run = PptpdRun {
             bin: &gateway,
+            extra_conf: &args.gateway_conf,
             workers: 1,
             cores: &[GATEWAY_CORE],
             timing,
@@ -255,6 +260,7 @@ fn run(args: &Args) -> anyhow::Result<Report> {
     if wants(Only::Sessions) {
         report.sessions = Some(sessions::run(
             &gateway,
+            &args.gateway_conf,
             &topology,
             setups,
             &idle,
