@@ -184,6 +184,7 @@ fn usable(state: NeighbourState) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::datapath::frame_socket::test_devices::mac_of;
 
     #[test]
     fn only_entries_with_a_known_address_are_usable() {
@@ -203,18 +204,6 @@ mod tests {
         let args: Vec<&str> = args.split(' ').collect();
         let status = Command::new(args[0]).args(&args[1..]).status().unwrap();
         assert!(status.success(), "{args:?}");
-    }
-
-    fn mac_of(args: &str) -> [u8; 6] {
-        let args: Vec<&str> = args.split(' ').collect();
-        let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-        let text = String::from_utf8(out.stdout).unwrap();
-        let at = text.find("link/ether ").expect("an Ethernet device") + "link/ether ".len();
-        let bytes: Vec<u8> = text[at..at + 17]
-            .split(':')
-            .map(|b| u8::from_str_radix(b, 16).unwrap())
-            .collect();
-        bytes.try_into().unwrap()
     }
 
     /// A named namespace, deleted on drop (also when the test fails).

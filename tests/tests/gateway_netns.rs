@@ -447,6 +447,11 @@ fn sigusr1_logs_every_live_session_with_its_traffic() {
             })
             .unwrap();
         assert!(line.contains("; sent "), "{line}");
+        // gre-direct (the default) on a veth: the data leaves as frames.
+        assert!(
+            line.contains("; data leaves by frames on interface #"),
+            "{line}"
+        );
     }
     gateway
         .wait_for_log(Duration::from_secs(10), |l| {

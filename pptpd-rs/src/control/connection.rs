@@ -26,6 +26,7 @@ use tracing::{debug, info, warn};
 use super::call::Call;
 use super::session_table::LiveSession;
 use super::shared::Shared;
+use crate::datapath::frame_socket::mac_to_string;
 use crate::datapath::session::{DataSession, SessionStats};
 use crate::datapath::{Command, DataEvent};
 use crate::secrets::SecretsLookup;
@@ -425,10 +426,13 @@ impl Connection {
                                 client,
                                 since: now,
                                 stats: call.stats.clone(),
+                                link_route: None,
                             },
                         );
-                        info!("{}: link up, {client} ⇄ {local}", call.label(peer));
+                        // Before the log line: whoever reads "link up" finds the data path set.
                         self.refresh_link_route(i).await;
+                        let call = &self.calls[i];
+                        info!("{}: link up, {client} ⇄ {local}", call.label(peer));
                     }
                     Err(e) => {
                         let call = &mut self.calls[i];
@@ -601,7 +605,7 @@ impl Connection {
                 "{}: data leaves as frames on interface {} to {}",
                 call.label(self.peer),
                 r.ifindex,
-                r.dst_mac.map(|b| format!("{b:02x}")).join(":")
+                mac_to_string(&r.dst_mac)
             ),
             None => debug!(
                 "{}: data leaves through the IP stack (no usable next hop)",
@@ -610,6 +614,7 @@ impl Connection {
         }
         call.link_route = route;
         let call_id = call.id;
+        self.shared.live.set_link_route(call_id, route);
         self.shared
             .data
             .send(call_id, Command::SetLinkRoute { call_id, route });

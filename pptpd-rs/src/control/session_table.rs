@@ -1,6 +1,6 @@
 //! The sessions whose link is up, for the status report an operator asks for with SIGUSR1
-//! (one log line per session: user, addresses, how long, traffic). Written at link up and
-//! release only, never on the data path.
+//! (one log line per session: user, addresses, how long, traffic, which way its data
+//! leaves). Written at link up, at next-hop changes and at release, never on the data path.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use pptp_proto::CallId;
 
+use crate::datapath::frame_socket::{LinkRoute, mac_to_string};
 use crate::datapath::session::SessionStats;
 
 /// One session whose link is up.
@@ -23,6 +24,8 @@ pub struct LiveSession {
     pub since: Instant,
     /// Its traffic counters, shared with the data path.
     pub stats: Arc<SessionStats>,
+    /// Where its downstream data goes as frames (`gre-direct`); `None`: the IP stack.
+    pub link_route: Option<LinkRoute>,
 }
 
 /// The live sessions, by our call ID.
@@ -37,6 +40,13 @@ impl SessionTable {
         self.lock().insert(call.0, session);
     }
 
+    /// Records where a session's downstream data now goes (`gre-direct`).
+    pub fn set_link_route(&self, call: CallId, route: Option<LinkRoute>) {
+        if let Some(session) = self.lock().get_mut(&call.0) {
+            session.link_route = route;
+        }
+    }
+
     /// Forgets a session (its link went down or was never up).
     pub fn remove(&self, call: CallId) {
         self.lock().remove(&call.0);
@@ -48,8 +58,16 @@ impl SessionTable {
         let mut lines = Vec::with_capacity(sessions.len() + 1);
         lines.push(format!("status: {} session(s) up", sessions.len()));
         for (call, s) in sessions.iter() {
+            let path = match &s.link_route {
+                Some(r) => format!(
+                    "frames on interface #{} to {}",
+                    r.ifindex,
+                    mac_to_string(&r.dst_mac)
+                ),
+                None => "the IP stack".to_owned(),
+            };
             lines.push(format!(
-                "status: call {call} ({}) {} from {}, up {}s; {}",
+                "status: call {call} ({}) {} from {}, up {}s; {}; data leaves by {path}",
                 s.user,
                 s.client,
                 s.peer,
@@ -78,6 +96,7 @@ mod tests {
             client: Ipv4Addr::from(client),
             since,
             stats: Arc::new(SessionStats::default()),
+            link_route: None,
         }
     }
 
@@ -110,6 +129,28 @@ mod tests {
             lines[2].contains("sent 1500 bytes in 1 packets"),
             "{}",
             lines[2]
+        );
+        assert!(
+            lines[2].ends_with("; data leaves by the IP stack"),
+            "{}",
+            lines[2]
+        );
+        table.set_link_route(
+            CallId(900),
+            Some(LinkRoute {
+                ifindex: 2,
+                mtu: 1500,
+                src_mac: [2, 0, 0, 0, 0, 1],
+                dst_mac: [2, 0, 0, 0, 0, 0xab],
+                src_ip: Ipv4Addr::new(10, 0, 0, 1),
+                dst_ip: Ipv4Addr::new(10, 0, 0, 7),
+            }),
+        );
+        assert!(
+            table.report(later)[2]
+                .ends_with("; data leaves by frames on interface #2 to 02:00:00:00:00:ab"),
+            "{:?}",
+            table.report(later)
         );
 
         table.remove(CallId(7));

@@ -75,6 +75,20 @@ impl LinkRoute {
     }
 }
 
+/// A hardware address as `ip link` prints it: `02:00:00:00:00:ab`.
+pub fn mac_to_string(mac: &[u8; 6]) -> String {
+    mac.map(|b| format!("{b:02x}")).join(":")
+}
+
+/// Reads a hardware address printed as by [`mac_to_string`].
+pub fn mac_from_str(text: &str) -> Option<[u8; 6]> {
+    let bytes: Vec<u8> = text
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).ok())
+        .collect::<Option<_>>()?;
+    bytes.try_into().ok()
+}
+
 /// Writes the Ethernet and IPv4 headers of a GRE datagram of `gre_len` bytes
 /// along `route` into `out`; `id` is the IPv4 identification, `ttl` the host's.
 pub fn write_frame_header(
@@ -166,10 +180,35 @@ impl AsRawFd for FrameSocket {
     }
 }
 
+/// Test help for the modules that talk to real devices.
+#[cfg(test)]
+pub(crate) mod test_devices {
+    use std::process::Command;
+
+    /// The hardware address `command` (an `ip -o link show ...`, in this thread's
+    /// namespace, whose /sys this process may not see) prints for an Ethernet device.
+    pub fn mac_of(command: &str) -> [u8; 6] {
+        let args: Vec<&str> = command.split(' ').collect();
+        let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let at = text.find("link/ether ").expect("an Ethernet device") + "link/ether ".len();
+        super::mac_from_str(&text[at..at + 17]).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use hex_literal::hex;
+
+    #[test]
+    fn hardware_addresses_print_and_read_back() {
+        let mac = [2, 0, 0, 0x1f, 0, 0xab];
+        assert_eq!(mac_to_string(&mac), "02:00:00:1f:00:ab");
+        assert_eq!(mac_from_str("02:00:00:1f:00:ab"), Some(mac));
+        assert_eq!(mac_from_str("02:00:00:1f:00"), None);
+        assert_eq!(mac_from_str("02:00:00:1f:00:zz"), None);
+    }
 
     /// The IPv4 header of frame 47 of the poptop capture in `../shared/fixtures`
     /// (pptp-linux → poptop, GRE, DF set): our checksum gives the one on the wire.

@@ -498,6 +498,7 @@ fn sockaddr_in(dst: Ipv4Addr) -> libc::sockaddr_in {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::datapath::frame_socket::test_devices::mac_of;
     use std::process::Command;
     use std::time::Duration;
 
@@ -565,22 +566,6 @@ mod tests {
         assert!(status.success(), "ip {args:?}");
     }
 
-    /// The hardware address of `dev` in the calling thread's namespace (whose /sys
-    /// this process may not see).
-    fn mac_of(dev: &str) -> [u8; 6] {
-        let out = Command::new("ip")
-            .args(["-o", "link", "show", "dev", dev])
-            .output()
-            .unwrap();
-        let text = String::from_utf8(out.stdout).unwrap();
-        let at = text.find("link/ether ").expect("an Ethernet device") + "link/ether ".len();
-        let bytes: Vec<u8> = text[at..at + 17]
-            .split(':')
-            .map(|b| u8::from_str_radix(b, 16).unwrap())
-            .collect();
-        bytes.try_into().unwrap()
-    }
-
     /// In a private network namespace with a veth pair `fa`–`fb` (10.77.0.2 on `fb`):
     /// framed datagrams leave `fa` with our headers and arrive whole; one too large
     /// for the device, and every one when there is no frame socket, goes by the
@@ -603,8 +588,8 @@ mod tests {
             let route = LinkRoute {
                 ifindex: nix::net::if_::if_nametoindex("fa").unwrap(),
                 mtu: 1500,
-                src_mac: mac_of("fa"),
-                dst_mac: mac_of("fb"),
+                src_mac: mac_of("ip -o link show dev fa"),
+                dst_mac: mac_of("ip -o link show dev fb"),
                 src_ip: Ipv4Addr::new(10, 77, 0, 9),
                 dst_ip: Ipv4Addr::new(10, 77, 0, 2),
             };
