@@ -315,19 +315,26 @@ impl<A: Copy> Batch<A> {
         self.queued += 1;
     }
 
-    /// Sends everything queued on `fd`; returns how many datagrams were dropped.
-    /// `on_error(k, error)` may still deliver datagram `k` another way (true).
-    fn flush(&mut self, fd: RawFd, mut on_error: impl FnMut(usize, &io::Error) -> bool) -> u64 {
-        let mut sent = 0usize;
+    /// Sends queued entries `from..to` on `fd`; returns how many datagrams were
+    /// dropped. `on_error(k, error)` may still deliver datagram `k` another way (true).
+    fn send(
+        &mut self,
+        fd: RawFd,
+        from: usize,
+        to: usize,
+        mut on_error: impl FnMut(usize, &io::Error) -> bool,
+    ) -> u64 {
+        let to = to.min(self.queued);
+        let mut sent = from;
         let mut dropped = 0u64;
-        while sent < self.queued {
-            // SAFETY: entries sent..queued are initialised and point into buffers that
+        while sent < to {
+            // SAFETY: entries sent..to are initialised and point into buffers that
             // outlive the call.
             let n = unsafe {
                 libc::sendmmsg(
                     fd,
                     self.headers.as_mut_ptr().add(sent),
-                    (self.queued - sent) as u32,
+                    (to - sent) as u32,
                     libc::MSG_DONTWAIT,
                 )
             };
@@ -346,20 +353,31 @@ impl<A: Copy> Batch<A> {
             }
             sent += n as usize;
         }
-        self.queued = 0;
         dropped
     }
 }
 
-/// A ring of send slots flushed by one `sendmmsg` call per socket: GRE
-/// datagrams for the raw socket, and framed ones for the packet socket
-/// (`gre-direct`, [`super::frame_socket`]).
+/// Which socket a queued datagram goes to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Raw,
+    Framed,
+}
+
+/// A ring of send slots flushed with `sendmmsg`: GRE datagrams for the raw
+/// socket, and framed ones for the packet socket (`gre-direct`,
+/// [`super::frame_socket`]), one call per run of the same socket, in queue order.
 pub struct SendRing {
     buffers: Box<[u8]>,
     raw: Batch<libc::sockaddr_in>,
     framed: Batch<libc::sockaddr_ll>,
     /// Where each framed datagram starts in `buffers` (for a fallback send).
     framed_at: [(usize, usize, Ipv4Addr); BATCH],
+    /// The ways of the queued datagrams in queue order, as runs: a flush sends
+    /// them run by run, so that nothing overtakes what was queued before it (GRE
+    /// sequence numbers, RFC 2637 §4.4, are shared by control frames and data).
+    runs: [(Way, usize); BATCH],
+    run_count: usize,
     slots_used: usize,
     ttl: u8,
     next_id: u16,
@@ -382,6 +400,8 @@ impl SendRing {
             raw: Batch::new(blank_in),
             framed: Batch::new(blank_ll),
             framed_at: [(0, 0, Ipv4Addr::UNSPECIFIED); BATCH],
+            runs: [(Way::Raw, 0); BATCH],
+            run_count: 0,
             slots_used: 0,
             ttl,
             // Any start will do: IDs only tell fragments of different datagrams apart.
@@ -432,6 +452,22 @@ impl SendRing {
         let base = unsafe { self.buffers.as_mut_ptr().add(at) };
         self.raw.push(base, len, sockaddr_in(dst));
         self.slots_used += 1;
+        self.extend_runs(Way::Raw);
+    }
+
+    /// Counts one more queued datagram going `way`.
+    fn extend_runs(&mut self, way: Way) {
+        match self
+            .run_count
+            .checked_sub(1)
+            .map(|last| &mut self.runs[last])
+        {
+            Some((last_way, count)) if *last_way == way => *count += 1,
+            _ => {
+                self.runs[self.run_count] = (way, 1);
+                self.run_count += 1;
+            }
+        }
     }
 
     /// Queues the GRE datagram at `slot[start..start + len]` as a finished frame
@@ -459,26 +495,42 @@ impl SendRing {
         self.framed_at[self.framed.queued] = (at + FRAME_HEADER_LEN, len, route.dst_ip);
         self.framed.push(base, total, route.sockaddr());
         self.slots_used += 1;
+        self.extend_runs(Way::Framed);
     }
 
-    /// Sends everything queued: GRE datagrams on `gre`, frames on `frames`
-    /// (frames the packet socket refuses go by `gre`). Datagrams the kernel will
-    /// not take now are dropped and counted, as a router drops on a full queue.
+    /// Sends everything queued, in queue order: GRE datagrams on `gre`, frames
+    /// on `frames` (frames the packet socket refuses go by `gre`). Datagrams the
+    /// kernel will not take now are dropped and counted, as a router drops on a
+    /// full queue.
     pub fn flush(&mut self, gre: &GreSocket, frames: Option<&FrameSocket>) -> io::Result<()> {
-        self.dropped += self.raw.flush(gre.as_raw_fd(), |_, _| false);
-        if self.framed.queued > 0 {
-            let buffers = &self.buffers;
-            let framed_at = &self.framed_at;
-            let fd = frames.map_or(-1, AsRawFd::as_raw_fd);
-            self.dropped += self.framed.flush(fd, |k, _| {
-                let (at, len, dst) = framed_at[k];
-                buffers.get(at..at + len).is_some_and(|datagram| {
-                    gre.socket
-                        .send_to(datagram, &SocketAddrV4::new(dst, 0).into())
-                        .is_ok()
-                })
-            });
+        let (mut raw_sent, mut framed_sent) = (0, 0);
+        for &(way, count) in &self.runs[..self.run_count] {
+            match way {
+                Way::Raw => {
+                    let to = raw_sent + count;
+                    self.dropped += self.raw.send(gre.as_raw_fd(), raw_sent, to, |_, _| false);
+                    raw_sent = to;
+                }
+                Way::Framed => {
+                    let buffers = &self.buffers;
+                    let framed_at = &self.framed_at;
+                    let fd = frames.map_or(-1, AsRawFd::as_raw_fd);
+                    let to = framed_sent + count;
+                    self.dropped += self.framed.send(fd, framed_sent, to, |k, _| {
+                        let (at, len, dst) = framed_at[k];
+                        buffers.get(at..at + len).is_some_and(|datagram| {
+                            gre.socket
+                                .send_to(datagram, &SocketAddrV4::new(dst, 0).into())
+                                .is_ok()
+                        })
+                    });
+                    framed_sent = to;
+                }
+            }
         }
+        self.raw.queued = 0;
+        self.framed.queued = 0;
+        self.run_count = 0;
         self.slots_used = 0;
         Ok(())
     }
@@ -614,8 +666,11 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(50));
                 let n = recv.receive(receiver.as_raw_fd()).unwrap();
                 assert_eq!(n, 3, "with frames: {with_frames}");
-                let mut got: Vec<Vec<u8>> = (0..n).map(|i| recv.datagram_mut(i).to_vec()).collect();
-                got.sort_by_key(|d| d[20 + 7]);
+                let got: Vec<Vec<u8>> = (0..n).map(|i| recv.datagram_mut(i).to_vec()).collect();
+                // In the order queued, though the middle one went by the other socket
+                // (GRE sequence numbers must not go backwards).
+                let calls: Vec<u8> = got.iter().map(|g| g[20 + 7]).collect();
+                assert_eq!(calls, [4, 6, 8], "with frames: {with_frames}");
                 for (d, g) in sent.iter().zip(&got) {
                     assert_eq!(&g[20..], &d[..], "arrived whole");
                     assert_eq!(usize::from(u16::from_be_bytes([g[2], g[3]])), g.len());
