@@ -73,6 +73,13 @@ fn stock_client_connects_reaches_the_internet_through_nat_and_hangs_up() {
         .timeout(Duration::from_secs(240));
     let ip_stack = GreOutputCounter::install(topo.gw()).unwrap();
     let report = ClientVm::run(&vm).unwrap();
+    // Shown when the test fails: whether datagrams to the guest were dropped in front of it.
+    for command in [
+        &["ip", "-s", "link", "show", topo.tap(0)][..],
+        &["tc", "-s", "qdisc", "show", "dev", topo.tap(0)][..],
+    ] {
+        eprintln!("{}", topo.gw().run(command).unwrap_or_default());
+    }
     let via_ip_stack = ip_stack.packets().unwrap();
     drop(ip_stack);
     eprintln!("GRE datagrams through the gateway's IP output path: {via_ip_stack}");
