@@ -154,7 +154,7 @@ async fn serve(
     mut signals: Signals,
 ) -> Result<()> {
     let routes = Routes::connect(&config.pptpd.tun).await?;
-    let link_resolver = if config.pptpd.gre_direct {
+    let link_resolver = if data.direct() {
         Some(LinkResolver::connect().context("opening netlink for next-hop lookups")?)
     } else {
         None

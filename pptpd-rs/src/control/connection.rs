@@ -26,7 +26,6 @@ use tracing::{debug, info, warn};
 use super::call::Call;
 use super::session_table::LiveSession;
 use super::shared::Shared;
-use crate::datapath::frame_socket::mac_to_string;
 use crate::datapath::session::{DataSession, SessionStats};
 use crate::datapath::{Command, DataEvent};
 use crate::secrets::SecretsLookup;
@@ -601,12 +600,7 @@ impl Connection {
             return;
         }
         match &route {
-            Some(r) => debug!(
-                "{}: data leaves as frames on interface {} to {}",
-                call.label(self.peer),
-                r.ifindex,
-                mac_to_string(&r.dst_mac)
-            ),
+            Some(r) => debug!("{}: data leaves as frames on {r}", call.label(self.peer)),
             None => debug!(
                 "{}: data leaves through the IP stack (no usable next hop)",
                 call.label(self.peer)

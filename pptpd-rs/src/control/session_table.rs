@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use pptp_proto::CallId;
 
-use crate::datapath::frame_socket::{LinkRoute, mac_to_string};
+use crate::datapath::frame_socket::LinkRoute;
 use crate::datapath::session::SessionStats;
 
 /// One session whose link is up.
@@ -59,11 +59,7 @@ impl SessionTable {
         lines.push(format!("status: {} session(s) up", sessions.len()));
         for (call, s) in sessions.iter() {
             let path = match &s.link_route {
-                Some(r) => format!(
-                    "frames on interface #{} to {}",
-                    r.ifindex,
-                    mac_to_string(&r.dst_mac)
-                ),
+                Some(route) => format!("frames on {route}"),
                 None => "the IP stack".to_owned(),
             };
             lines.push(format!(

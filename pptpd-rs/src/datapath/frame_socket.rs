@@ -20,13 +20,14 @@
 //! it. The IPv4 header carries DF clear (we cannot hear path-MTU messages on
 //! this path, so routers must be free to fragment) and an ID from the worker's
 //! own counter.
-#![allow(unsafe_code)]
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 
-use super::gre_socket::IPPROTO_GRE;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::gre_socket::{IPPROTO_GRE, force_buffer};
 
 /// Length of an Ethernet header without VLAN tag.
 pub const ETHERNET_HEADER_LEN: usize = 14;
@@ -64,14 +65,29 @@ impl LinkRoute {
 
     /// The link-layer address of the frames, as `sendmmsg` takes it.
     pub fn sockaddr(&self) -> libc::sockaddr_ll {
-        // SAFETY: sockaddr_ll is a plain C struct; all-zero is valid.
-        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        addr.sll_family = libc::AF_PACKET as libc::sa_family_t;
-        addr.sll_protocol = ETHERTYPE_IPV4.to_be();
-        addr.sll_ifindex = self.ifindex as libc::c_int;
-        addr.sll_halen = 6;
-        addr.sll_addr[..6].copy_from_slice(&self.dst_mac);
-        addr
+        let mut sll_addr = [0u8; 8];
+        sll_addr[..6].copy_from_slice(&self.dst_mac);
+        libc::sockaddr_ll {
+            sll_family: libc::AF_PACKET as libc::c_ushort,
+            sll_protocol: ETHERTYPE_IPV4.to_be(),
+            sll_ifindex: self.ifindex as libc::c_int,
+            sll_hatype: 0,
+            sll_pkttype: 0,
+            sll_halen: 6,
+            sll_addr,
+        }
+    }
+}
+
+/// "interface #N to MAC": the device and the next hop, for log lines.
+impl std::fmt::Display for LinkRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interface #{} to {}",
+            self.ifindex,
+            mac_to_string(&self.dst_mac)
+        )
     }
 }
 
@@ -119,64 +135,38 @@ pub fn write_frame_header(
 
 /// The RFC 791 header checksum of `header` (its checksum field taken as is).
 pub fn ipv4_header_checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = header
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    u16::from_be_bytes(internet_checksum::checksum(header))
 }
 
 /// A packet socket that only sends (protocol 0: the kernel delivers it nothing).
 #[derive(Debug)]
 pub struct FrameSocket {
-    fd: OwnedFd,
+    socket: Socket,
 }
 
 impl FrameSocket {
     /// Opens the socket, nonblocking, with a large send buffer.
     pub fn open() -> io::Result<Self> {
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-        };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("cannot open a packet socket (needs CAP_NET_RAW): {e}"),
-            ));
-        }
-        // SAFETY: fd is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let bytes: libc::c_int = SEND_BUFFER;
-        // SAFETY: a valid descriptor and a pointer to a c_int with its length. Without
-        // CAP_NET_ADMIN this fails and the default buffer stays: fine.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_SNDBUFFORCE,
-                (&bytes as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        Ok(Self { fd })
+        let socket =
+            Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0))).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot open a packet socket (needs CAP_NET_RAW): {e}"),
+                )
+            })?;
+        socket.set_nonblocking(true)?;
+        // Without CAP_NET_ADMIN this fails and the default buffer stays: fine.
+        force_buffer(&socket, libc::SO_SNDBUFFORCE, SEND_BUFFER).ok();
+        Ok(Self { socket })
     }
 }
 
 /// Send buffer of a frame socket.
-const SEND_BUFFER: libc::c_int = 8 << 20;
+const SEND_BUFFER: usize = 8 << 20;
 
 impl AsRawFd for FrameSocket {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.socket.as_raw_fd()
     }
 }
 

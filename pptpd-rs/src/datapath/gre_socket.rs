@@ -12,8 +12,8 @@
 //!
 //! `recvmmsg`/`sendmmsg` move up to [`BATCH`] datagrams per system call. The
 //! rings own fixed buffers allocated once, so nothing is allocated per packet.
-//! This module, the frame socket and the TUN device are the parts of the daemon
-//! that need `unsafe`: the `mmsghdr`/`iovec` arrays point into buffers the ring owns.
+//! This is one of the two modules of the daemon that need `unsafe` (the other is
+//! the TUN device): the `mmsghdr`/`iovec` arrays point into buffers the ring owns.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -22,7 +22,12 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use socket2::{Domain, Protocol, SockFilter, Socket, Type};
 
-use super::frame_socket::{FRAME_HEADER_LEN, FrameSocket, LinkRoute, write_frame_header};
+use super::frame_socket::{
+    ETHERNET_HEADER_LEN, FRAME_HEADER_LEN, FrameSocket, LinkRoute, write_frame_header,
+};
+
+/// Where a frame's IPv4 destination address lies (RFC 791 §3.1: header bytes 16-19).
+const FRAME_DST_IP: usize = ETHERNET_HEADER_LEN + 16;
 
 /// IP protocol number of GRE.
 pub const IPPROTO_GRE: i32 = 47;
@@ -75,6 +80,22 @@ impl GreSocket {
         Ok(Self { socket, ttl })
     }
 
+    /// Sends the GRE datagram inside an Ethernet frame built by [`write_frame_header`]
+    /// with a header the kernel builds (to the frame's IPv4 destination); whether
+    /// the kernel took it.
+    fn send_unframed(&self, frame: &[u8]) -> bool {
+        let (Some(dst), Some(datagram)) = (
+            frame.get(FRAME_DST_IP..FRAME_DST_IP + 4),
+            frame.get(FRAME_HEADER_LEN..),
+        ) else {
+            return false;
+        };
+        let dst = Ipv4Addr::new(dst[0], dst[1], dst[2], dst[3]);
+        self.socket
+            .send_to(datagram, &SocketAddrV4::new(dst, 0).into())
+            .is_ok()
+    }
+
     /// The TTL of the datagrams the kernel sends for us: the host's default.
     pub fn ttl(&self) -> u8 {
         self.ttl
@@ -109,7 +130,7 @@ const DEFAULT_TTL: u8 = 64;
 const SOCKET_BUFFER: usize = 8 << 20;
 
 /// `setsockopt(SOL_SOCKET, option, bytes)` for the `*BUFFORCE` options socket2 lacks.
-fn force_buffer(socket: &Socket, option: libc::c_int, bytes: usize) -> io::Result<()> {
+pub(super) fn force_buffer(socket: &Socket, option: libc::c_int, bytes: usize) -> io::Result<()> {
     let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     // SAFETY: a valid socket descriptor, and a pointer to a c_int with its exact length.
     let rc = unsafe {
@@ -316,13 +337,13 @@ impl<A: Copy> Batch<A> {
     }
 
     /// Sends queued entries `from..to` on `fd`; returns how many datagrams were
-    /// dropped. `on_error(k, error)` may still deliver datagram `k` another way (true).
+    /// dropped. `on_error(iovec)` may still deliver a refused datagram another way (true).
     fn send(
         &mut self,
         fd: RawFd,
         from: usize,
         to: usize,
-        mut on_error: impl FnMut(usize, &io::Error) -> bool,
+        mut on_error: impl FnMut(&libc::iovec) -> bool,
     ) -> u64 {
         let to = to.min(self.queued);
         let mut sent = from;
@@ -345,7 +366,7 @@ impl<A: Copy> Batch<A> {
                 }
                 // The first datagram failed (full buffer, unreachable peer, device
                 // gone): drop it, go on.
-                if !on_error(sent, &err) {
+                if !on_error(&self.iovecs[sent]) {
                     dropped += 1;
                 }
                 sent += 1;
@@ -371,8 +392,6 @@ pub struct SendRing {
     buffers: Box<[u8]>,
     raw: Batch<libc::sockaddr_in>,
     framed: Batch<libc::sockaddr_ll>,
-    /// Where each framed datagram starts in `buffers` (for a fallback send).
-    framed_at: [(usize, usize, Ipv4Addr); BATCH],
     /// The ways of the queued datagrams in queue order, as runs: a flush sends
     /// them run by run, so that nothing overtakes what was queued before it (GRE
     /// sequence numbers, RFC 2637 §4.4, are shared by control frames and data).
@@ -399,7 +418,6 @@ impl SendRing {
             buffers: vec![0u8; BATCH * SLOT_SIZE].into_boxed_slice(),
             raw: Batch::new(blank_in),
             framed: Batch::new(blank_ll),
-            framed_at: [(0, 0, Ipv4Addr::UNSPECIFIED); BATCH],
             runs: [(Way::Raw, 0); BATCH],
             run_count: 0,
             slots_used: 0,
@@ -492,7 +510,6 @@ impl SendRing {
         // SAFETY: at + total = i * SLOT_SIZE + start + FRAME_HEADER_LEN + len
         // <= (i + 1) * SLOT_SIZE: inside slot i.
         let base = unsafe { self.buffers.as_mut_ptr().add(at) };
-        self.framed_at[self.framed.queued] = (at + FRAME_HEADER_LEN, len, route.dst_ip);
         self.framed.push(base, total, route.sockaddr());
         self.slots_used += 1;
         self.extend_runs(Way::Framed);
@@ -508,21 +525,18 @@ impl SendRing {
             match way {
                 Way::Raw => {
                     let to = raw_sent + count;
-                    self.dropped += self.raw.send(gre.as_raw_fd(), raw_sent, to, |_, _| false);
+                    self.dropped += self.raw.send(gre.as_raw_fd(), raw_sent, to, |_| false);
                     raw_sent = to;
                 }
                 Way::Framed => {
                     let buffers = &self.buffers;
-                    let framed_at = &self.framed_at;
                     let fd = frames.map_or(-1, AsRawFd::as_raw_fd);
                     let to = framed_sent + count;
-                    self.dropped += self.framed.send(fd, framed_sent, to, |k, _| {
-                        let (at, len, dst) = framed_at[k];
-                        buffers.get(at..at + len).is_some_and(|datagram| {
-                            gre.socket
-                                .send_to(datagram, &SocketAddrV4::new(dst, 0).into())
-                                .is_ok()
-                        })
+                    self.dropped += self.framed.send(fd, framed_sent, to, |iov| {
+                        let at = (iov.iov_base as usize).wrapping_sub(buffers.as_ptr() as usize);
+                        buffers
+                            .get(at..at + iov.iov_len)
+                            .is_some_and(|frame| gre.send_unframed(frame))
                     });
                     framed_sent = to;
                 }

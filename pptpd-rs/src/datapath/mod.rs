@@ -125,6 +125,7 @@ struct WorkerHandle {
 /// The running workers.
 pub struct DataPlane {
     workers: Vec<WorkerHandle>,
+    direct: bool,
 }
 
 impl DataPlane {
@@ -136,6 +137,19 @@ impl DataPlane {
         direct: bool,
     ) -> io::Result<Self> {
         let n = tun_queues.len();
+        // Every worker gets a packet socket, or none does (`direct()` tells the control plane).
+        let mut frame_sockets = if direct {
+            (0..n)
+                .map(|_| FrameSocket::open().map(Some))
+                .collect::<io::Result<Vec<_>>>()
+                .unwrap_or_else(|e| {
+                    warn!("gre-direct: {e}; data goes through the IP stack");
+                    Vec::new()
+                })
+        } else {
+            Vec::new()
+        };
+        let direct = !frame_sockets.is_empty();
         let shards = u16::try_from(n).map_err(|_| io::Error::other("too many workers"))?;
         let wakes: Vec<Arc<Wake>> = (0..n)
             .map(|_| Wake::new().map(Arc::new))
@@ -148,14 +162,7 @@ impl DataPlane {
         for (i, tun) in tun_queues.into_iter().enumerate() {
             let gre = GreSocket::open(listen)?;
             gre.attach_shard_filter(i as u16, shards)?;
-            let frames = match direct.then(FrameSocket::open) {
-                Some(Ok(socket)) => Some(socket),
-                Some(Err(e)) => {
-                    warn!("gre-direct: {e}; data goes through the IP stack");
-                    None
-                }
-                None => None,
-            };
+            let frames = frame_sockets.get_mut(i).and_then(Option::take);
             let (tx, rx) = mpsc::channel();
             let worker = Worker::new(
                 i,
@@ -175,7 +182,13 @@ impl DataPlane {
                 thread: Mutex::new(Some(thread)),
             });
         }
-        Ok(Self { workers })
+        Ok(Self { workers, direct })
+    }
+
+    /// Whether the workers send data as finished frames (`gre-direct yes` and a
+    /// packet socket for each).
+    pub fn direct(&self) -> bool {
+        self.direct
     }
 
     /// How many workers run.

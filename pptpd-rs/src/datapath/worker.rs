@@ -222,9 +222,8 @@ impl Worker {
                     }
                 }
                 Command::SetLinkRoute { call_id, route } => {
-                    let direct = self.frames.is_some();
                     if let Some(slot) = self.slot_mut(call_id) {
-                        slot.link_route = route.filter(|_| direct);
+                        slot.link_route = route;
                     }
                 }
                 Command::RemoveSession { call_id } => {
