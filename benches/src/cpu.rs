@@ -190,6 +190,23 @@ pub fn parse_rss_bytes(status: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Memory the kernel could give to new allocations without swapping, in bytes
+/// (`MemAvailable` of `/proc/meminfo`).
+pub fn available_memory_bytes() -> Result<u64> {
+    let text = read("/proc/meminfo")?;
+    parse_available_memory_bytes(&text).ok_or_else(|| BenchError::Parse {
+        what: "/proc/meminfo".into(),
+        text,
+    })
+}
+
+/// [`available_memory_bytes`] from the text of `/proc/meminfo`.
+pub fn parse_available_memory_bytes(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 fn read(path: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| BenchError::io(path, e))
 }
@@ -302,6 +319,18 @@ mod tests {
         let status = "Name:\tpptpd-rs\nVmPeak:\t  9000 kB\nVmRSS:\t    5120 kB\n";
         assert_eq!(parse_rss_bytes(status), Some(5120 * 1024));
         assert_eq!(parse_rss_bytes("Name: x\n"), None);
+    }
+
+    #[test]
+    fn available_memory_is_read_in_bytes() {
+        let meminfo =
+            "MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   20000000 kB\n";
+        assert_eq!(
+            parse_available_memory_bytes(meminfo),
+            Some(20_000_000 * 1024)
+        );
+        assert_eq!(parse_available_memory_bytes("MemTotal: 1 kB\n"), None);
+        assert!(available_memory_bytes().unwrap() > 0);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The throughput and session benchmark of pptpd-rs (`pptpd-bench`): pptpd-rs beside the
 //! limits of the machine, measured in one run on the pptpd-tests namespaces.
 //!
+//! - [`core_latency`]: how far apart the gateway's and the generator's cores are.
 //! - [`cpu`]: pinning, and CPU time and memory from `/proc`.
 //! - [`namespace`]: entering namespaces from threads, receive steering (RPS).
 //! - [`payload`]: the test datagrams and their checks.
@@ -10,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod clients;
+pub mod core_latency;
 pub mod cpu;
 pub mod crypto_bound;
 pub mod drops;

@@ -109,6 +109,9 @@ pub struct CellReport {
     pub drops: std::collections::BTreeMap<String, u64>,
     /// The precomputed upstream stream ran out before the measurement ended.
     pub stream_exhausted: bool,
+    /// One-way cache-line time between cores 0 and 1 before and after the cell, in
+    /// nanoseconds (`null`: not measured); see `core_latency`.
+    pub core_to_core_ns: [Option<f64>; 2],
 }
 
 /// How one cell was run, for [`CellReport::new`].
@@ -183,6 +186,7 @@ impl CellReport {
             failures: Vec::new(),
             drops: Default::default(),
             stream_exhausted: measured.exhausted,
+            core_to_core_ns: measured.core_to_core_ns,
         }
     }
 }
@@ -739,6 +743,11 @@ fn cells(out: &mut String, cells: &[CellReport]) {
                 } else {
                     "-".into()
                 },
+                c.core_to_core_ns
+                    .iter()
+                    .map(|ns| ns.map_or("-".into(), |ns| format!("{ns:.0}")))
+                    .collect::<Vec<_>>()
+                    .join("/"),
                 format!("{}/{}{flags}", c.verified - c.verify_failed, c.verified),
             ]
         })
@@ -759,6 +768,7 @@ fn cells(out: &mut String, cells: &[CellReport]) {
             "busy % c0/c1",
             "other %",
             "kpps/worker",
+            "c0-c1 ns",
             "checked ok",
         ],
         &rows,

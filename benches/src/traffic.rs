@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::cpu::{CpuSnapshot, CpuUsage, thread_ticks, ticks_per_second};
+use crate::core_latency;
+use crate::cpu::{
+    CpuSnapshot, CpuUsage, GATEWAY_CORE, TRAFFIC_CORE, thread_ticks, ticks_per_second,
+};
 use crate::error::Result;
 use crate::mmsg::BATCH;
 
@@ -109,6 +112,9 @@ pub struct Measured {
     pub exhausted: bool,
     /// Seconds from the first packet sent to the end of the measurement (warm-up included).
     pub elapsed: f64,
+    /// One-way cache-line time between the gateway's and the generator's cores before the
+    /// cell and after it, in nanoseconds (see [`crate::core_latency`]).
+    pub core_to_core_ns: [Option<f64>; 2],
 }
 
 impl Measured {
@@ -156,6 +162,7 @@ pub fn run_cell(
     let first_seq: Vec<Option<u64>> = (0..flows).map(|f| source.first_seq(f)).collect();
     let mut plan = Vec::with_capacity(BATCH);
     let mut next_flow = 0;
+    let core_to_core_before = core_latency::one_way_ns(GATEWAY_CORE, TRAFFIC_CORE);
 
     let start = Instant::now();
     let mut last_progress = vec![start; flows];
@@ -262,6 +269,10 @@ pub fn run_cell(
     }
     measured.sent = sent.iter().sum();
     measured.received = received.iter().map(|r| r.count).sum();
+    measured.core_to_core_ns = [
+        core_to_core_before,
+        core_latency::one_way_ns(GATEWAY_CORE, TRAFFIC_CORE),
+    ];
     Ok(measured)
 }
 

@@ -37,6 +37,29 @@ fn to_packet(encryptor: &mut MppeEncryptor, payload: &[u8]) -> Vec<u8> {
 
 proptest! {
     #[test]
+    fn encrypt_to_equals_encrypt_in_place(
+        key in any::<[u8; 16]>(),
+        config in config(),
+        payloads in payloads(),
+        protocol in any::<u16>(),
+    ) {
+        let mut in_place = MppeEncryptor::new(&key, config);
+        let mut copying = MppeEncryptor::new(&key, config);
+        for payload in &payloads {
+            let mut expected = protocol.to_be_bytes().to_vec();
+            expected.extend_from_slice(payload);
+            let expected_header = in_place.encrypt(&mut expected);
+            // A buffer of the wrong size is refused and costs no coherency count.
+            let mut short = vec![0u8; payload.len() + 1];
+            prop_assert_eq!(copying.encrypt_to(protocol, payload, &mut short), None);
+            let mut out = vec![0u8; payload.len() + 2];
+            let header = copying.encrypt_to(protocol, payload, &mut out);
+            prop_assert_eq!(header, Some(expected_header));
+            prop_assert_eq!(&out, &expected);
+        }
+    }
+
+    #[test]
     fn round_trip(key in any::<[u8; 16]>(), config in config(), payloads in payloads()) {
         let mut encryptor = MppeEncryptor::new(&key, config);
         let mut decryptor = MppeDecryptor::new(&key, config);

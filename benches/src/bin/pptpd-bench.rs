@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
-use pptpd_benches::cpu::{GATEWAY_CORE, TRAFFIC_CORE, online_cores, pin_current_thread};
+use pptpd_benches::cpu::{self, GATEWAY_CORE, TRAFFIC_CORE, online_cores, pin_current_thread};
 use pptpd_benches::crypto_bound;
 use pptpd_benches::namespace::{GATEWAY_ONLY, steer_receive_processing};
 use pptpd_benches::report::{Direction, Machine, Report, Settings};
@@ -71,9 +71,11 @@ struct Args {
     /// The pptpd-rs binary [default: pptpd-rs, else gateway, next to this program].
     #[arg(long)]
     gateway: Option<PathBuf>,
-    /// Memory for the precomputed upstream packets of one cell, MiB.
-    #[arg(long, default_value_t = 2048)]
-    stream_memory_mib: usize,
+    /// Memory for the precomputed upstream packets of one cell, MiB [default: a quarter of the
+    /// available memory, between 512 and 8192; two workers at 1400 B need about 4 GiB for a
+    /// 5 s cell].
+    #[arg(long)]
+    stream_memory_mib: Option<usize>,
     /// An extra pptpd.conf line for the gateway, e.g. "gre-direct no" (repeatable).
     #[arg(long = "gateway-conf", value_name = "LINE")]
     gateway_conf: Vec<String>,
@@ -240,7 +242,7 @@ fn run(args: &Args) -> anyhow::Result<Report> {
             cores: &[GATEWAY_CORE],
             timing,
             crypto: &report.crypto_bound,
-            stream_memory: args.stream_memory_mib << 20,
+            stream_memory: stream_memory(args.stream_memory_mib),
         };
         let mut problems = Vec::new();
         let mut cells_run = throughput::pptpd(&topology, &run, &cells, &mut problems)?;
@@ -278,6 +280,19 @@ fn run(args: &Args) -> anyhow::Result<Report> {
 
 /// The two-worker rows: 64 and 1400 B (those asked for), the largest session count, both
 /// directions.
+/// The stream memory budget in bytes: `mib` if given, else a quarter of the available memory
+/// within 512 MiB..=8 GiB (512 MiB when /proc/meminfo cannot be read).
+fn stream_memory(mib: Option<usize>) -> usize {
+    const MIB: u64 = 1 << 20;
+    let bytes = match mib {
+        Some(mib) => mib as u64 * MIB,
+        None => cpu::available_memory_bytes().map_or(512 * MIB, |available| {
+            (available / 4).clamp(512 * MIB, 8192 * MIB)
+        }),
+    };
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
 fn scaling_cells(sizes: &[usize], sessions: &[usize], directions: &[Direction]) -> Vec<Cell> {
     let most = sessions.iter().copied().max().unwrap_or(64);
     let picked: Vec<usize> = sizes

@@ -80,6 +80,35 @@ impl MppeEncryptor {
     /// Encrypts `payload` in place (the payload already starts with the uncompressed PPP
     /// protocol, e.g. 00 21) and returns the MPPE header to put before it.
     pub fn encrypt(&mut self, payload: &mut [u8]) -> [u8; MPPE_HEADER_LEN] {
+        let header = self.next_packet();
+        self.key.apply_keystream(payload);
+        header
+    }
+
+    /// Encrypts the PPP protocol field `protocol` followed by `payload` into `out` and returns
+    /// the MPPE header to put before it: [`MppeEncryptor::encrypt`] of a copy, in one pass.
+    ///
+    /// Returns `None`, touching nothing, unless `out` is exactly `2 + payload.len()` bytes long.
+    pub fn encrypt_to(
+        &mut self,
+        protocol: u16,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Option<[u8; MPPE_HEADER_LEN]> {
+        if out.len() != payload.len() + 2 {
+            return None;
+        }
+        let header = self.next_packet();
+        let (field, rest) = out.split_at_mut(2);
+        field.copy_from_slice(&protocol.to_be_bytes());
+        self.key.apply_keystream(field);
+        self.key.apply_keystream_to(payload, rest);
+        Some(header)
+    }
+
+    /// Takes the next coherency count, changes the key if this packet must, and returns the
+    /// packet's MPPE header.
+    fn next_packet(&mut self) -> [u8; MPPE_HEADER_LEN] {
         let count = self.next_count;
         self.next_count = (count + 1) & COUNT_MASK;
         // RFC 3078 §7.1: stateless mode changes the key for every packet; §7.2: stateful mode on
@@ -89,7 +118,6 @@ impl MppeEncryptor {
             self.key.rekey();
             self.reset_pending = false;
         }
-        self.key.apply_keystream(payload);
         MppeHeader {
             flushed,
             history_reset: false,

@@ -84,6 +84,16 @@ impl SessionKey {
     pub(crate) fn apply_keystream(&mut self, data: &mut [u8]) {
         self.rc4.apply_keystream(data);
     }
+
+    /// Encrypts or decrypts `input` into `output` (of the same length) with the RC4 keystream,
+    /// advancing it: the copy and the cipher in one pass over the bytes.
+    pub(crate) fn apply_keystream_to(&mut self, input: &[u8], output: &mut [u8]) {
+        debug_assert_eq!(input.len(), output.len());
+        let len = input.len().min(output.len());
+        // Equal lengths, as apply_keystream_b2b requires.
+        self.rc4
+            .apply_keystream_b2b(&input[..len], &mut output[..len]);
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,24 @@ pub const MPPE_OVERHEAD: usize = mschap::MPPE_HEADER_LEN + 2;
 /// Room the data path leaves in front of an IP packet read from the TUN device.
 pub const HEADROOM: usize = GRE_HEADER_MAX + PPP_HEADER_LEN + MPPE_OVERHEAD;
 
+/// Where the IP packet to encapsulate lies.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    /// Already in the slot, behind the headroom; this many bytes.
+    InSlot(usize),
+    /// Elsewhere.
+    From(&'a [u8]),
+}
+
+impl Payload<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Payload::InSlot(len) => *len,
+            Payload::From(packet) => packet.len(),
+        }
+    }
+}
+
 /// Counters of one session, shared with the control plane (relaxed atomics,
 /// written by the owning worker only).
 #[derive(Debug, Default)]
@@ -281,6 +299,28 @@ impl DataSession {
         ip_len: usize,
         now_secs: u64,
     ) -> Option<(usize, usize)> {
+        self.encapsulate_payload(slot, Payload::InSlot(ip_len), now_secs)
+    }
+
+    /// [`DataSession::encapsulate`] of `packet`, which lies elsewhere: it is
+    /// encrypted straight into `slot` behind the headroom (one pass over the
+    /// bytes instead of a copy and then the cipher).
+    pub fn encapsulate_from(
+        &mut self,
+        slot: &mut [u8],
+        packet: &[u8],
+        now_secs: u64,
+    ) -> Option<(usize, usize)> {
+        self.encapsulate_payload(slot, Payload::From(packet), now_secs)
+    }
+
+    fn encapsulate_payload(
+        &mut self,
+        slot: &mut [u8],
+        payload: Payload<'_>,
+        now_secs: u64,
+    ) -> Option<(usize, usize)> {
+        let ip_len = payload.len();
         let end = HEADROOM + ip_len;
         if end > slot.len() {
             return None;
@@ -291,14 +331,24 @@ impl DataSession {
                 return None;
             }
             Crypto::Clear => {
+                if let Payload::From(packet) = payload {
+                    slot[HEADROOM..end].copy_from_slice(packet);
+                }
                 let start = HEADROOM - PPP_HEADER_LEN;
                 slot[start..HEADROOM].copy_from_slice(&[0xff, 0x03, 0x00, 0x21]);
                 start
             }
             Crypto::Mppe { encryptor, .. } => {
                 let inner = HEADROOM - 2;
-                slot[inner..HEADROOM].copy_from_slice(&PROTO_IPV4.to_be_bytes());
-                let header = encryptor.encrypt(&mut slot[inner..end]);
+                let header = match payload {
+                    Payload::InSlot(_) => {
+                        slot[inner..HEADROOM].copy_from_slice(&PROTO_IPV4.to_be_bytes());
+                        encryptor.encrypt(&mut slot[inner..end])
+                    }
+                    Payload::From(packet) => {
+                        encryptor.encrypt_to(PROTO_IPV4, packet, &mut slot[inner..end])?
+                    }
+                };
                 let mppe = inner - mschap::MPPE_HEADER_LEN;
                 slot[mppe..inner].copy_from_slice(&header);
                 let start = mppe - PPP_HEADER_LEN;
@@ -541,6 +591,32 @@ mod tests {
             assert_eq!(&plain[2..], &packet[..]);
         }
         assert_eq!(session.stats.tx_packets.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn encapsulating_from_elsewhere_builds_the_same_datagram_as_in_place() {
+        let mut in_place = server_session();
+        let mut from = server_session();
+        let _ = feed(&mut in_place, &FRAME_49);
+        let _ = feed(&mut from, &FRAME_49);
+        for n in 0..3u8 {
+            let packet: Vec<u8> = (0..200u8).map(|b| b.wrapping_mul(n + 1)).collect();
+            let mut expected = [0u8; 2048];
+            expected[HEADROOM..HEADROOM + packet.len()].copy_from_slice(&packet);
+            let (start, len) = in_place
+                .encapsulate(&mut expected, packet.len(), 0)
+                .unwrap();
+            let mut slot = [0xaau8; 2048];
+            assert_eq!(
+                from.encapsulate_from(&mut slot, &packet, 0),
+                Some((start, len))
+            );
+            assert_eq!(&slot[start..start + len], &expected[start..start + len]);
+        }
+        // A packet that does not fit the slot is refused.
+        let mut small = [0u8; 64];
+        assert_eq!(from.encapsulate_from(&mut small, &[0x45; 60], 0), None);
+        assert_eq!(from.stats.tx_packets.load(Ordering::Relaxed), 3);
     }
 
     #[test]

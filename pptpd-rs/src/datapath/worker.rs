@@ -29,6 +29,17 @@ use super::tun_device::TunQueue;
 use super::wake::Wake;
 use super::{Command, DataEvent, EventSender};
 
+/// Where a packet read from the TUN device waits to be encapsulated.
+#[derive(Clone, Copy)]
+enum Staged<'a> {
+    /// In the current send slot, behind the headroom; this many bytes.
+    InSlot(usize),
+    /// In the staging buffer of offload reads, at this offset, this many bytes.
+    Staging(usize, usize),
+    /// In a buffer handed over by another worker.
+    Buffer(&'a [u8]),
+}
+
 /// Packets one offloaded TUN read may split into (a 64 KiB train of TCP segments fits).
 const STAGING: usize = tun_rs::IDEAL_BATCH_SIZE;
 /// How long an acknowledgement may wait for a data packet to ride on.
@@ -427,14 +438,7 @@ impl Worker {
                     }
                     continue;
                 }
-                let Some(buf) = self.send.slot() else {
-                    continue;
-                };
-                let Some(dst_area) = buf.get_mut(HEADROOM..HEADROOM + len) else {
-                    continue;
-                };
-                dst_area.copy_from_slice(packet);
-                self.encapsulate_in_slot(route.call_id, len, now_secs);
+                self.encapsulate_into_slot(route.call_id, Staged::Staging(at, len), now_secs);
             }
         }
         any
@@ -442,6 +446,11 @@ impl Worker {
 
     /// Encrypts and frames the packet sitting in the current send slot.
     fn encapsulate_in_slot(&mut self, call_id: CallId, ip_len: usize, now_secs: u64) {
+        self.encapsulate_into_slot(call_id, Staged::InSlot(ip_len), now_secs);
+    }
+
+    /// Encrypts `packet` into the current send slot and frames it.
+    fn encapsulate_into_slot(&mut self, call_id: CallId, packet: Staged<'_>, now_secs: u64) {
         let Some(i) = self.slot_index(call_id) else {
             return;
         };
@@ -449,7 +458,15 @@ impl Worker {
             return;
         };
         let Some(buf) = self.send.slot() else { return };
-        if let Some((start, len)) = slot.session.encapsulate(buf, ip_len, now_secs) {
+        let sealed = match packet {
+            Staged::InSlot(ip_len) => slot.session.encapsulate(buf, ip_len, now_secs),
+            Staged::Staging(at, len) => match self.staging.get(at..at + len) {
+                Some(packet) => slot.session.encapsulate_from(buf, packet, now_secs),
+                None => None,
+            },
+            Staged::Buffer(packet) => slot.session.encapsulate_from(buf, packet, now_secs),
+        };
+        if let Some((start, len)) = sealed {
             slot.ack_deadline = None;
             match &slot.link_route {
                 Some(route) => self.send.commit_framed(route, start, len),
@@ -467,17 +484,10 @@ impl Worker {
             if self.send.is_full() {
                 self.flush();
             }
-            let copied = match self.send.slot() {
-                Some(buf) if HEADROOM + len <= buf.len() => {
-                    buf[HEADROOM..HEADROOM + len].copy_from_slice(&data[..len]);
-                    true
-                }
-                _ => false,
-            };
-            self.handoff.recycle(data);
-            if copied {
-                self.encapsulate_in_slot(call_id, len, now_secs);
+            if let Some(packet) = data.get(..len) {
+                self.encapsulate_into_slot(call_id, Staged::Buffer(packet), now_secs);
             }
+            self.handoff.recycle(data);
         }
         any
     }
