@@ -24,7 +24,7 @@ use tracing::{error, info, warn};
 use crate::cli::Args;
 use crate::config::{ChapSecrets, Config, FirewallBackend, Overrides};
 use crate::control::{self, Shared, SharedEgress};
-use crate::datapath::{DataPlane, tun_device};
+use crate::datapath::{Command, DataPlane, tun_device};
 use crate::link_resolver::LinkResolver;
 use crate::pool::IpPool;
 use crate::routes::Routes;
@@ -189,6 +189,10 @@ async fn serve(
         link_resolver,
         egress,
     ));
+    if shared.link_resolver.is_some() {
+        watch_link_changes(&shared)
+            .context("subscribing to netlink route and neighbour changes")?;
+    }
     let listener_task = tokio::spawn(control::serve(listener, shared.clone()));
     notify_service_manager(&[
         NotifyState::Ready,
@@ -230,6 +234,33 @@ async fn serve(
     let _ = listener_task.await;
     drop(pidfile);
     Ok(())
+}
+
+/// `gre-direct`: sends the sessions whose frames a kernel change may have made wrong (a next
+/// hop that moved, a route, a device) back to the IP stack as the change comes, instead of at
+/// their next periodic lookup.
+fn watch_link_changes(shared: &Arc<Shared>) -> std::io::Result<()> {
+    let shared = Arc::downgrade(shared);
+    crate::link_watch::spawn(move |change| {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let moved = shared.live.apply_link_change(change, |call_id| {
+            shared.data.send(
+                call_id,
+                Command::SetLinkRoute {
+                    call_id,
+                    route: None,
+                },
+            );
+        });
+        if !moved.is_empty() {
+            info!(
+                "{change}: the data of {} session(s) leaves through the IP stack until their next lookup",
+                moved.len()
+            );
+        }
+    })
 }
 
 /// Tells systemd (`Type=notify`: `$NOTIFY_SOCKET`) how the service is doing; nothing when

@@ -5,7 +5,9 @@
 //!
 //! Where things live: [`config`] reads the operator's files, [`gateway`] starts
 //! and stops everything, [`control`] is the TCP 1723 side and drives each call's
-//! PPP link, [`datapath`] moves packets between GRE and the TUN device.
+//! PPP link, [`datapath`] moves packets between GRE and the TUN device;
+//! [`link_resolver`] and [`link_watch`] find and follow each client's next hop
+//! for `gre-direct`.
 
 pub mod call_ids;
 pub mod cli;
@@ -14,6 +16,7 @@ pub mod control;
 pub mod datapath;
 pub mod gateway;
 pub mod link_resolver;
+pub mod link_watch;
 pub mod logging;
 pub mod pool;
 pub mod routes;

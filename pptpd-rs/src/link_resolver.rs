@@ -81,6 +81,7 @@ impl LinkResolver {
             dst_mac,
             src_ip: local,
             dst_ip: peer,
+            next_hop,
         }))
     }
 
@@ -234,7 +235,7 @@ fn spd_output_count(reply: &[u8]) -> Option<u32> {
 }
 
 /// Whether a neighbour entry in `state` has a hardware address we may send to.
-fn usable(state: NeighbourState) -> bool {
+pub(crate) fn usable(state: NeighbourState) -> bool {
     matches!(
         state,
         NeighbourState::Reachable
@@ -377,6 +378,7 @@ mod tests {
                     dst_mac: router_mac,
                     src_ip: local,
                     dst_ip: on_link,
+                    next_hop: on_link,
                 };
                 assert_eq!(route, Some(expected));
                 let behind_router = Ipv4Addr::new(10, 88, 0, 5);

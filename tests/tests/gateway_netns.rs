@@ -16,7 +16,7 @@ use pptpd_tests::gre_counter::GreOutputCounter;
 use pptpd_tests::process::Process;
 use pptpd_tests::test_client;
 use pptpd_tests::tool::{NetnsTool, peer_ips};
-use pptpd_tests::topology::{GW_WAN_IP, INET_IP};
+use pptpd_tests::topology::{GW_WAN_IP, HOST_DEV, INET_IP, client_ip};
 use pptpd_tests::{Topology, gateway_bin, netns_tool, require_root, test_client_bin};
 
 fn tool() -> NetnsTool {
@@ -490,6 +490,86 @@ fn sigusr1_logs_every_live_session_with_its_traffic() {
 
     let (second, _) = &sessions[1];
     test_client::hang_up(second).unwrap();
+    stop_cleanly(&mut gateway, &topo);
+}
+
+/// `gre-direct` writes the next hop's hardware address into every data frame. When the
+/// client's address moves to another hardware address (a failover, a rebuilt machine) and
+/// announces it, the kernel's neighbour entry changes: the gateway must stop writing the old
+/// address at once, not at its next periodic lookup (20 s later), or the client's downstream
+/// data goes nowhere meanwhile.
+#[test]
+fn a_client_whose_address_moves_to_another_hardware_address_keeps_getting_its_data() {
+    if !require_root(
+        "a_client_whose_address_moves_to_another_hardware_address_keeps_getting_its_data",
+    ) {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    let mut gateway = start_default_gateway(&topo);
+    let udp_log = topo.path("udp.log");
+    let _echo = tool()
+        .udp_echo(topo.inet(), SocketAddr::new(INET_IP.into(), 7000), &udp_log)
+        .unwrap();
+    let pptp = client(&topo, &test_client::tunnel_args("root", "123456"));
+    pptp.wait_for_line(Duration::from_secs(20), |l| {
+        l.starts_with("PPTP-CLIENT tun")
+    })
+    .unwrap();
+    let echoes = |what: &str| {
+        let report = tool()
+            .udp_check(
+                topo.vpc(),
+                SocketAddr::new(INET_IP.into(), 7000),
+                200,
+                1000,
+                None,
+            )
+            .unwrap();
+        assert!(report.passed(), "{what}: {report:?}");
+    };
+    echoes("before the move");
+    gateway.signal(Signal::SIGUSR1);
+    let before = gateway
+        .wait_for_log(Duration::from_secs(10), |l| l.contains("status: call"))
+        .unwrap();
+    assert!(
+        before.contains("data leaves by frames on interface #"),
+        "{before}"
+    );
+
+    // The client's address now answers from another hardware address, and says so (what a
+    // gratuitous ARP does to the gateway's neighbour table).
+    let moved_to = "02:00:00:00:aa:bb";
+    topo.vpc()
+        .ip(&["link", "set", "dev", HOST_DEV, "address", moved_to])
+        .unwrap();
+    topo.gw()
+        .ip(&[
+            "neigh",
+            "replace",
+            &client_ip(0).to_string(),
+            "lladdr",
+            moved_to,
+            "dev",
+            topo.lan_dev(),
+            "nud",
+            "reachable",
+        ])
+        .unwrap();
+    let noticed = gateway
+        .wait_for_log(Duration::from_secs(10), |l| {
+            l.contains(&format!("now answers from {moved_to}"))
+        })
+        .unwrap();
+    assert!(
+        noticed.contains("the data of 1 session(s) leaves through the IP stack"),
+        "{noticed}"
+    );
+    // Well before the next periodic lookup, the data reaches the client at its new address.
+    echoes("after the move");
+
+    test_client::hang_up(&pptp).unwrap();
     stop_cleanly(&mut gateway, &topo);
 }
 

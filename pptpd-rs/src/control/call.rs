@@ -11,7 +11,6 @@ use pptp_proto::CallId;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::datapath::frame_socket::LinkRoute;
 use crate::datapath::session::SessionStats;
 use crate::settings::Settings;
 
@@ -37,8 +36,6 @@ pub struct Call {
     pub routed: bool,
     /// When the link came up.
     pub up_since: Option<Instant>,
-    /// Where the call's data goes as frames (`gre-direct`), as last told to its worker.
-    pub link_route: Option<LinkRoute>,
     /// Whether the call's resources were given back.
     pub released: bool,
     /// Whether the PPTP call is still established on the control connection.
@@ -67,7 +64,6 @@ impl Call {
             client_ip: None,
             routed: false,
             up_since: None,
-            link_route: None,
             released: false,
             pptp_established: true,
             pending: VecDeque::new(),

@@ -579,7 +579,9 @@ impl Connection {
     }
 
     /// Looks up where call `i`'s data goes on the link (`gre-direct`) and tells its
-    /// worker when that changed; calls whose link is not up are left alone.
+    /// worker when that changed; calls whose link is not up are left alone. A kernel
+    /// change that came while the lookup was out and may concern its answer makes it
+    /// look once more (see [`super::session_table`]).
     async fn refresh_link_route(&mut self, i: usize) {
         let Some(resolver) = self.shared.link_resolver.clone() else {
             return;
@@ -588,30 +590,42 @@ impl Connection {
         if !call.routed || call.released {
             return;
         }
-        let route = match resolver.resolve(*self.peer.ip(), self.local).await {
-            Ok(route) => route,
-            Err(e) => {
-                debug!("{}: next-hop lookup failed: {e}", call.label(self.peer));
-                None
-            }
-        };
-        let call = &mut self.calls[i];
-        if call.link_route == route {
-            return;
-        }
-        match &route {
-            Some(r) => debug!("{}: data leaves as frames on {r}", call.label(self.peer)),
-            None => debug!(
-                "{}: data leaves through the IP stack (no usable next hop)",
-                call.label(self.peer)
-            ),
-        }
-        call.link_route = route;
         let call_id = call.id;
-        self.shared.live.set_link_route(call_id, route);
-        self.shared
-            .data
-            .send(call_id, Command::SetLinkRoute { call_id, route });
+        for _ in 0..2 {
+            let seen = self.shared.live.link_generation();
+            let route = match resolver.resolve(*self.peer.ip(), self.local).await {
+                Ok(route) => route,
+                Err(e) => {
+                    debug!(
+                        "{}: next-hop lookup failed: {e}",
+                        self.calls[i].label(self.peer)
+                    );
+                    None
+                }
+            };
+            let data = &self.shared.data;
+            let installed = self
+                .shared
+                .live
+                .install_link_route(call_id, route, seen, |route| {
+                    data.send(call_id, Command::SetLinkRoute { call_id, route });
+                });
+            match installed {
+                // Overtaken by a change: look again.
+                None => continue,
+                Some(false) => return,
+                Some(true) => {
+                    let label = self.calls[i].label(self.peer);
+                    match &route {
+                        Some(r) => debug!("{label}: data leaves as frames on {r}"),
+                        None => {
+                            debug!("{label}: data leaves through the IP stack (no usable next hop)")
+                        }
+                    }
+                    return;
+                }
+            }
+        }
     }
 
     fn check_idle(&mut self, now: Instant) {

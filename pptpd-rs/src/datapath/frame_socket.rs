@@ -55,6 +55,9 @@ pub struct LinkRoute {
     pub src_ip: Ipv4Addr,
     /// The client's underlay address.
     pub dst_ip: Ipv4Addr,
+    /// The neighbour the frames go to (whose address `dst_mac` is): the client
+    /// on-link, or its router.
+    pub next_hop: Ipv4Addr,
 }
 
 impl LinkRoute {
@@ -221,6 +224,7 @@ mod tests {
             dst_mac: [2, 0, 0, 0, 0, 2],
             src_ip: Ipv4Addr::new(10, 100, 100, 1),
             dst_ip: Ipv4Addr::new(10, 100, 100, 2),
+            next_hop: Ipv4Addr::new(10, 100, 100, 2),
         };
         let mut out = [0u8; FRAME_HEADER_LEN];
         write_frame_header(&mut out, &route, 100, 0x1234, 64);

@@ -658,6 +658,7 @@ mod tests {
                 dst_mac: mac_of("ip -o link show dev fb"),
                 src_ip: Ipv4Addr::new(10, 77, 0, 9),
                 dst_ip: Ipv4Addr::new(10, 77, 0, 2),
+                next_hop: Ipv4Addr::new(10, 77, 0, 2),
             };
             let receiver = GreSocket::open(None).unwrap();
             receiver.attach_shard_filter(0, 1).unwrap();
