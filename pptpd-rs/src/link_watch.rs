@@ -9,7 +9,9 @@
 //! Each notification becomes a [`LinkChange`], which says which [`LinkRoute`]s
 //! it may have made wrong: a next hop whose address changed or that became
 //! unreachable, a route added or removed over a client's address, a device
-//! whose address, MTU or state changed, or any policy-rule change. Those
+//! whose address, MTU or state changed, any policy-rule change, or a new IPsec
+//! policy (NETLINK_XFRM, as `ip xfrm monitor policy` listens: frames written by
+//! hand would skip its transforms). Those
 //! sessions go back to the IP stack at once (always right: the kernel resolves
 //! everything itself), and their next periodic lookup frames their data again
 //! where it can.
@@ -29,6 +31,8 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+use rtnetlink::sys::protocols::NETLINK_XFRM;
+use rtnetlink::sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
 use tracing::warn;
 
 use crate::datapath::frame_socket::{LinkRoute, mac_to_string};
@@ -74,6 +78,8 @@ pub enum LinkChange {
     },
     /// An IPv4 policy rule was added or removed: any route may be another now.
     Rules,
+    /// An IPsec policy was added or changed: no data may skip the kernel's transforms.
+    Ipsec,
 }
 
 impl LinkChange {
@@ -106,7 +112,7 @@ impl LinkChange {
                         !s.up || s.mac != Some(route.src_mac) || s.mtu != Some(u32::from(route.mtu))
                     })
             }
-            LinkChange::Rules => true,
+            LinkChange::Rules | LinkChange::Ipsec => true,
         }
     }
 }
@@ -141,6 +147,7 @@ impl std::fmt::Display for LinkChange {
                 state: None,
             } => write!(f, "interface #{ifindex} was removed"),
             LinkChange::Rules => write!(f, "the policy rules changed"),
+            LinkChange::Ipsec => write!(f, "an IPsec policy was added"),
         }
     }
 }
@@ -220,6 +227,45 @@ fn device(l: &LinkMessage, deleted: bool) -> LinkChange {
     }
 }
 
+/// The XFRM multicast group of policy notifications (linux/xfrm.h `XFRMNLGRP_POLICY`).
+const XFRMNLGRP_POLICY: u32 = 4;
+/// XFRM messages that add or change a policy (`XFRM_MSG_NEWPOLICY`, `XFRM_MSG_UPDPOLICY`).
+const XFRM_POLICY_ADDED: [u16; 2] = [0x13, 0x19];
+
+/// Whether a datagram of XFRM notifications announces a new or changed policy: reads each
+/// netlink message header in turn (length, type), trusting no length beyond the datagram.
+fn adds_ipsec_policy(datagram: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(header) = datagram.get(at..at + 16) {
+        let len = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let kind = u16::from_ne_bytes([header[4], header[5]]);
+        if XFRM_POLICY_ADDED.contains(&kind) {
+            return true;
+        }
+        if len < 16 {
+            return false;
+        }
+        let Some(step) = len.checked_next_multiple_of(4) else {
+            return false;
+        };
+        at = at.saturating_add(step);
+    }
+    false
+}
+
+/// A socket on the XFRM policy notifications; `None` on a kernel without XFRM.
+fn xfrm_policy_socket() -> std::io::Result<Option<TokioSocket>> {
+    let mut socket = match TokioSocket::new(NETLINK_XFRM) {
+        Ok(socket) => socket,
+        Err(e) if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    socket
+        .socket_mut()
+        .bind(&SocketAddr::new(0, 1 << (XFRMNLGRP_POLICY - 1)))?;
+    Ok(Some(socket))
+}
+
 /// The hardware address each IPv4 neighbour last announced, to pass on only
 /// the notifications that change one.
 #[derive(Debug, Default)]
@@ -255,8 +301,9 @@ impl NeighbourCache {
 }
 
 /// Subscribes to the neighbour, IPv4 route, device and IPv4 rule groups and
-/// calls `on_change` with every change that may concern a [`LinkRoute`], on a
-/// task of the current tokio runtime, for as long as the process runs.
+/// to the IPsec policy notifications, and calls `on_change` with every change
+/// that may concern a [`LinkRoute`], on a task of the current tokio runtime,
+/// for as long as the process runs.
 pub fn spawn(mut on_change: impl FnMut(LinkChange) + Send + 'static) -> std::io::Result<()> {
     let (connection, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
         MulticastGroup::Neigh,
@@ -264,18 +311,40 @@ pub fn spawn(mut on_change: impl FnMut(LinkChange) + Send + 'static) -> std::io:
         MulticastGroup::Link,
         MulticastGroup::Ipv4Rule,
     ])?;
+    let mut xfrm = xfrm_policy_socket()?;
     tokio::spawn(connection);
     tokio::spawn(async move {
         let mut neighbours = NeighbourCache::default();
-        while let Some((message, _)) = messages.next().await {
-            let NetlinkPayload::InnerMessage(message) = message.payload else {
-                continue;
-            };
-            let Some(change) = LinkChange::from_message(&message) else {
-                continue;
-            };
-            if neighbours.is_news(&change) {
-                on_change(change);
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some((message, _)) = message else { break };
+                    let NetlinkPayload::InnerMessage(message) = message.payload else {
+                        continue;
+                    };
+                    let Some(change) = LinkChange::from_message(&message) else {
+                        continue;
+                    };
+                    if neighbours.is_news(&change) {
+                        on_change(change);
+                    }
+                }
+                datagram = recv_xfrm(&mut xfrm) => match datagram {
+                    Ok(datagram) => {
+                        if adds_ipsec_policy(&datagram) {
+                            on_change(LinkChange::Ipsec);
+                        }
+                    }
+                    Err(e) => {
+                        // Lost notifications (ENOBUFS) may have held a new policy. Any other
+                        // error ends the watch; the lookups still ask for the policy count.
+                        warn!("IPsec policy notifications: {e}");
+                        if e.raw_os_error() != Some(libc::ENOBUFS) {
+                            xfrm = None;
+                        }
+                        on_change(LinkChange::Ipsec);
+                    }
+                },
             }
         }
         warn!(
@@ -283,6 +352,14 @@ pub fn spawn(mut on_change: impl FnMut(LinkChange) + Send + 'static) -> std::io:
         );
     });
     Ok(())
+}
+
+/// The next datagram of the XFRM socket; never, without one.
+async fn recv_xfrm(socket: &mut Option<TokioSocket>) -> std::io::Result<Vec<u8>> {
+    match socket {
+        Some(socket) => socket.recv_from_full().await.map(|(datagram, _)| datagram),
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]
@@ -418,6 +495,7 @@ mod tests {
         // A client address in the pool (a /32 on the TUN device) is not the client's underlay.
         assert!(!change([192, 168, 0, 234], 32).invalidates(&route()));
         assert!(LinkChange::Rules.invalidates(&route()));
+        assert!(LinkChange::Ipsec.invalidates(&route()));
 
         let mut message = RouteMessage::default();
         message.header.address_family = AddressFamily::Inet;
@@ -566,10 +644,57 @@ mod tests {
                     unreachable!()
                 };
                 assert!(state.up && state.mac.is_some(), "{state:?}");
+                run("ip xfrm policy add src 10.78.0.0/24 dst 10.89.0.0/24 dir out");
+                assert_eq!(next(&|c| *c == LinkChange::Ipsec).await, LinkChange::Ipsec);
             });
         })
         .join()
         .unwrap();
+    }
+
+    /// An XFRM notification header (length, type, flags, sequence, port) claiming `len`
+    /// bytes, and a body up to that length (at most 256 bytes: a lying length stays a lie).
+    fn xfrm_message(kind: u16, len: u32) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&len.to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.resize(len.clamp(16, 256) as usize, 0);
+        m
+    }
+
+    #[test]
+    fn new_and_updated_ipsec_policies_are_told_apart_from_the_rest() {
+        assert!(adds_ipsec_policy(&xfrm_message(0x13, 184)));
+        assert!(adds_ipsec_policy(&xfrm_message(0x19, 184)));
+        // Deleted, flushed, SA messages: frames may only become possible again.
+        for kind in [0x14, 0x1d, 0x10] {
+            assert!(!adds_ipsec_policy(&xfrm_message(kind, 40)), "{kind:#x}");
+        }
+        // The second message of a datagram counts too; lengths are rounded up to 4.
+        let mut two = xfrm_message(0x14, 42);
+        two.resize(44, 0);
+        two.extend(xfrm_message(0x13, 16));
+        assert!(adds_ipsec_policy(&two));
+        // Truncated or lying headers end the walk without a panic.
+        assert!(!adds_ipsec_policy(&[]));
+        assert!(!adds_ipsec_policy(&xfrm_message(0x13, 184)[..15]));
+        let mut zero = xfrm_message(0x14, 0);
+        zero.extend(xfrm_message(0x13, 16));
+        assert!(!adds_ipsec_policy(&zero));
+        let mut huge = xfrm_message(0x14, u32::MAX);
+        huge.extend(xfrm_message(0x13, 16));
+        assert!(!adds_ipsec_policy(&huge));
+    }
+
+    proptest::proptest! {
+        /// Whatever the kernel (or anyone able to send on the socket) hands over.
+        #[test]
+        fn any_xfrm_datagram_is_read_without_a_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)
+        ) {
+            let _ = adds_ipsec_policy(&bytes);
+        }
     }
 
     #[test]

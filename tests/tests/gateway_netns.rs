@@ -573,6 +573,63 @@ fn a_client_whose_address_moves_to_another_hardware_address_keeps_getting_its_da
     stop_cleanly(&mut gateway, &topo);
 }
 
+/// Frames written by hand skip the kernel's IPsec transforms: an IPsec policy added while
+/// sessions run sends their data through the IP stack at once, not at their next lookup.
+#[test]
+fn an_ipsec_policy_added_while_running_sends_the_data_through_the_ip_stack() {
+    if !require_root("an_ipsec_policy_added_while_running_sends_the_data_through_the_ip_stack") {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    let mut gateway = start_default_gateway(&topo);
+    let pptp = client(
+        &topo,
+        &["--user", "root", "--password", "123456", "--until-signal"],
+    );
+    let up = pptp
+        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
+        .unwrap();
+    let address = field(&up, "local").unwrap().to_owned();
+    gateway
+        .wait_for_log(Duration::from_secs(10), |l| {
+            l.contains(&format!("link up, {address} "))
+        })
+        .unwrap();
+    // A policy for traffic that is not ours: the gateway cannot know which clients a policy
+    // is meant for, so any policy counts.
+    topo.gw()
+        .ip(&[
+            "xfrm",
+            "policy",
+            "add",
+            "src",
+            "192.0.2.0/24",
+            "dst",
+            "192.0.2.0/24",
+            "dir",
+            "out",
+        ])
+        .unwrap();
+    let noticed = gateway
+        .wait_for_log(Duration::from_secs(10), |l| {
+            l.contains("an IPsec policy was added")
+        })
+        .unwrap();
+    assert!(
+        noticed.contains("the data of 1 session(s) leaves through the IP stack"),
+        "{noticed}"
+    );
+    gateway.signal(Signal::SIGUSR1);
+    let line = gateway
+        .wait_for_log(Duration::from_secs(10), |l| l.contains("status: call"))
+        .unwrap();
+    assert!(line.contains("; data leaves by the IP stack"), "{line}");
+
+    test_client::hang_up(&pptp).unwrap();
+    topo.gw().ip(&["xfrm", "policy", "flush"]).unwrap();
+    stop_cleanly(&mut gateway, &topo);
+}
+
 #[test]
 fn sighup_restores_egress_rules_a_host_firewall_reload_flushed() {
     if !require_root("sighup_restores_egress_rules_a_host_firewall_reload_flushed") {
