@@ -154,11 +154,9 @@ async fn serve(
     mut signals: Signals,
 ) -> Result<()> {
     let routes = Routes::connect(&config.pptpd.tun).await?;
-    let link_resolver = if data.direct() {
-        Some(LinkResolver::connect().context("opening netlink for next-hop lookups")?)
-    } else {
-        None
-    };
+    let link_resolver = data
+        .direct()
+        .then(|| LinkResolver::with_handle(routes.handle()));
     for &local in config.pptpd.localip.addresses() {
         routes
             .add_local_address(local)

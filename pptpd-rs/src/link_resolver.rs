@@ -52,7 +52,12 @@ impl LinkResolver {
     pub fn connect() -> Result<Self, ResolveError> {
         let (connection, handle, _) = rtnetlink::new_connection()?;
         tokio::spawn(connection);
-        Ok(Self { handle })
+        Ok(Self::with_handle(handle))
+    }
+
+    /// A resolver asking over an rtnetlink connection that is already open.
+    pub fn with_handle(handle: Handle) -> Self {
+        Self { handle }
     }
 
     /// Where datagrams from `local` to `peer` go on the link, if they can be

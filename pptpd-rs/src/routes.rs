@@ -44,6 +44,11 @@ impl Routes {
         Ok(Self { handle, tun_index })
     }
 
+    /// The rtnetlink handle, for other lookups on the same connection.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
     /// Puts `addr`/32 on the TUN device (idempotent).
     pub async fn add_local_address(&self, addr: Ipv4Addr) -> Result<(), RouteError> {
         let result = self
