@@ -254,7 +254,7 @@ pub(crate) fn usable(state: NeighbourState) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datapath::frame_socket::test_devices::mac_of;
+    use crate::datapath::frame_socket::test_devices::{mac_of, run};
 
     /// An `XFRM_MSG_NEWSPDINFO` answer as the kernel builds it, with `out` output
     /// policies and `out_socket` per-socket ones.
@@ -309,12 +309,6 @@ mod tests {
 
     use std::process::Command;
     use std::time::Duration;
-
-    fn run(args: &str) {
-        let args: Vec<&str> = args.split(' ').collect();
-        let status = Command::new(args[0]).args(&args[1..]).status().unwrap();
-        assert!(status.success(), "{args:?}");
-    }
 
     /// A named namespace, deleted on drop (also when the test fails).
     struct PeerNamespace(String);

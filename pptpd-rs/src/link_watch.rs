@@ -365,6 +365,7 @@ async fn recv_xfrm(socket: &mut Option<TokioSocket>) -> std::io::Result<Vec<u8>>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::datapath::frame_socket::test_devices::run;
     use rtnetlink::packet_route::neighbour::NeighbourState;
 
     const ROUTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
@@ -560,15 +561,6 @@ mod tests {
             LinkChange::from_message(&RouteNetlinkMessage::NewLink(message)),
             Some(device(Some(same)))
         );
-    }
-
-    fn run(args: &str) {
-        let args: Vec<&str> = args.split(' ').collect();
-        let status = std::process::Command::new(args[0])
-            .args(&args[1..])
-            .status()
-            .unwrap();
-        assert!(status.success(), "{args:?}");
     }
 
     /// The real notifications of the kernel, in a private namespace: a neighbour entry that

@@ -48,6 +48,24 @@ fn stock_client_connects_reaches_the_internet_through_nat_and_hangs_up() {
     if !require_root("stock_client_connects_reaches_the_internet_through_nat_and_hangs_up") {
         return;
     }
+    // The one retry: the guest's emulated NIC stopped sending, which its own kernel reports
+    // (qemu's virtio-net under software emulation; seen about once in ten runs of this
+    // binary, after the heavy transfers). Any other failure fails at once.
+    if let Some(console) = stock_client_run() {
+        eprintln!(
+            "the guest's emulated NIC stopped sending (NETDEV WATCHDOG in its console): not the \
+             gateway's doing; running the whole test once more on a fresh topology and \
+             gateway. The guest's console:\n{console}"
+        );
+        if let Some(console) = stock_client_run() {
+            panic!("the guest's emulated NIC stopped sending twice in a row:\n{console}");
+        }
+    }
+}
+
+/// One run of [`stock_client_connects_reaches_the_internet_through_nat_and_hangs_up`]: panics
+/// on any failure, except that it returns the guest's console when the guest's own NIC hung.
+fn stock_client_run() -> Option<String> {
     let topo = Topology::builder().vpc_clients(0).taps(1).build().unwrap();
     let config = GatewayConfig::default().user("user2", "p@ss:w0rd!", "192.168.0.245");
     let mut gateway = Gateway::start(gateway_bin!(), topo.gw(), topo.workdir(), &config).unwrap();
@@ -79,6 +97,12 @@ fn stock_client_connects_reaches_the_internet_through_nat_and_hangs_up() {
         &["tc", "-s", "qdisc", "show", "dev", topo.tap(0)][..],
     ] {
         eprintln!("{}", topo.gw().run(command).unwrap_or_default());
+    }
+    if report.guest_nic_hung() {
+        // Stopped as a clean run stops it (its state directory goes too); the topology goes
+        // with its drop.
+        let _ = gateway.stop(Signal::SIGTERM, Duration::from_secs(10));
+        return Some(report.to_string());
     }
     let via_ip_stack = ip_stack.packets().unwrap();
     drop(ip_stack);
@@ -144,6 +168,7 @@ fn stock_client_connects_reaches_the_internet_through_nat_and_hangs_up() {
     );
     assert!(status.success(), "{status}");
     assert_clean(&topo);
+    None
 }
 
 #[test]

@@ -424,14 +424,16 @@ fn stock_client_passes_every_check_against_the_poptop_reference() {
         // gateway's own stock-client test, give a slow machine room (a run takes ~20 s).
         .timeout(Duration::from_secs(240));
     let mut report = ClientVm::run(&config).unwrap();
-    if report.timed_out {
+    if report.timed_out || report.guest_nic_hung() {
         // The reference is third-party software in two emulated guests; a rare stall
-        // there (seen once in CI: an upload through poptop hung) is not ours to fail on.
+        // there (seen once in CI: an upload through poptop hung; the stock-client guest's
+        // emulated NIC can stop sending, which its kernel reports) is not ours to fail on.
         // Show what happened, then give it one more run on a fresh server (so that the
         // pool and the logs start clean); a second stall fails the test.
         let server_log = server.log();
         eprintln!(
-            "the reference run timed out; running it once more. Its console:\n{report}\n\
+            "the reference run timed out or its guest's NIC hung; running it once more. \
+             Its console:\n{report}\n\
              --- the server's last log lines ---\n{}\n--- http log ---\n{}",
             server_log[server_log.len().saturating_sub(40)..].join("\n"),
             std::fs::read_to_string(&http_log).unwrap_or_default()

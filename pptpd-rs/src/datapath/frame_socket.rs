@@ -178,6 +178,13 @@ impl AsRawFd for FrameSocket {
 pub(crate) mod test_devices {
     use std::process::Command;
 
+    /// Runs a command line (words split at spaces) in this thread's namespace; it must succeed.
+    pub fn run(command: &str) {
+        let args: Vec<&str> = command.split(' ').collect();
+        let status = Command::new(args[0]).args(&args[1..]).status().unwrap();
+        assert!(status.success(), "{command}");
+    }
+
     /// The hardware address `command` (an `ip -o link show ...`, in this thread's
     /// namespace, whose /sys this process may not see) prints for an Ethernet device.
     pub fn mac_of(command: &str) -> [u8; 6] {

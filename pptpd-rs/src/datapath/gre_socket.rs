@@ -564,7 +564,7 @@ fn sockaddr_in(dst: Ipv4Addr) -> libc::sockaddr_in {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datapath::frame_socket::test_devices::mac_of;
+    use crate::datapath::frame_socket::test_devices::{mac_of, run};
     use std::process::Command;
     use std::time::Duration;
 
@@ -627,9 +627,7 @@ mod tests {
 
     /// Runs `ip ARGS` in the calling thread's network namespace.
     fn ip(args: &str) {
-        let args: Vec<&str> = args.split(' ').collect();
-        let status = Command::new("ip").args(&args).status().unwrap();
-        assert!(status.success(), "ip {args:?}");
+        run(&format!("ip {args}"));
     }
 
     /// In a private network namespace with a veth pair `fa`–`fb` (10.77.0.2 on `fb`):

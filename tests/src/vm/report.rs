@@ -98,6 +98,16 @@ impl GuestReport {
         self.result == Some(true)
     }
 
+    /// Whether the guest's own kernel reported that its emulated NIC stopped sending
+    /// (`NETDEV WATCHDOG: ... transmit queue 0 timed out`): qemu's virtio-net under software
+    /// emulation, now and then, after heavy traffic; nothing the server can cause or mend
+    /// (no datagram reaches the server from a guest whose transmit queue is stuck).
+    pub fn guest_nic_hung(&self) -> bool {
+        self.console
+            .iter()
+            .any(|l| l.contains("NETDEV WATCHDOG") && l.contains("transmit queue"))
+    }
+
     /// The checks that failed.
     pub fn failed_checks(&self) -> Vec<&GuestCheck> {
         self.checks.iter().filter(|c| !c.ok).collect()
@@ -199,6 +209,18 @@ mod tests {
         assert_eq!(report.pppd_log("pppd").len(), 1);
         assert!(report.pppd_log("pppd2").is_empty());
         assert!(report.check("bogus").is_none());
+    }
+
+    #[test]
+    fn a_guest_whose_nic_stopped_sending_is_told_from_other_failures() {
+        let hung = lines(
+            "GUEST-CHECK fetch#2 ok bytes=4000000\n\
+             [  120.001183] virtio_net virtio0 eth0: NETDEV WATCHDOG: CPU: 0: transmit queue 0 timed out 5896 ms\n\
+             GUEST-CHECK upload#2 fail wget-error-timeout-or-refused\n",
+        );
+        assert!(GuestReport::parse(&hung).guest_nic_hung());
+        let failed = lines("GUEST-CHECK upload#2 fail wget-error-timeout-or-refused\n");
+        assert!(!GuestReport::parse(&failed).guest_nic_hung());
     }
 
     #[test]
