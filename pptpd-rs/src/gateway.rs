@@ -187,9 +187,14 @@ async fn serve(
         link_resolver,
         egress,
     ));
-    if shared.link_resolver.is_some() {
-        watch_link_changes(&shared)
-            .context("subscribing to netlink route and neighbour changes")?;
+    if shared.link_resolver.is_some()
+        && let Err(e) = watch_link_changes(&shared)
+    {
+        // The periodic lookups still catch every change, only later.
+        warn!(
+            "cannot subscribe to netlink route, neighbour and IPsec changes ({e}): next-hop \
+             changes are noticed at each session's next lookup (every 20 s)"
+        );
     }
     let listener_task = tokio::spawn(control::serve(listener, shared.clone()));
     notify_service_manager(&[

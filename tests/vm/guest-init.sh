@@ -28,6 +28,8 @@
 #   pppd: ..., pppd2: ..., pppd#2: ...      pppd's debug log (every LCP/CHAP/CCP/IPCP packet)
 #   syslog: ...                             pptp's log (at the end)
 #   GUEST-RESULT ok|fail                    the last line
+# After a failed check: GUEST-INFO lan-after-failure alive|dead (a ping of the server on the
+# LAN), GUEST-INFO eth0-counters (/proc/net/dev), and dmesg's last lines.
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 mkdir -p /dev/pts; mount -t devpts devpts /dev/pts
 exec </dev/null >/dev/console 2>&1
@@ -53,7 +55,17 @@ check() { # name ok|fail detail
 finish() {
   sleep 0.3 # let the log readers drain
   grep -v 'pppd\[' /tmp/syslog 2>/dev/null | sed 's/^/syslog: /'
-  if [ "$FAILED" != 0 ]; then dmesg | tail -n 15 | sed 's/^/dmesg: /'; fi
+  if [ "$FAILED" != 0 ]; then
+    # Is the guest's own LAN still alive? The server's kernel answers this ping (no PPTP):
+    # "dead" means the guest's emulated NIC (or the host) stopped passing packets.
+    if ping -c 3 -i 0.3 -W 2 "$SERVER" >/dev/null 2>&1; then
+      echo "GUEST-INFO lan-after-failure alive"
+    else
+      echo "GUEST-INFO lan-after-failure dead"
+    fi
+    sed -n 's/^ *eth0: */GUEST-INFO eth0-counters /p' /proc/net/dev
+    dmesg | tail -n 15 | sed 's/^/dmesg: /'
+  fi
   echo "GUEST-INFO done-uptime $(cut -d' ' -f1 /proc/uptime)"
   if [ "$FAILED" = 0 ]; then echo "GUEST-RESULT ok"; else echo "GUEST-RESULT fail"; fi
   sync; poweroff -f
