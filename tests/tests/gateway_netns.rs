@@ -27,6 +27,19 @@ fn client(topo: &Topology, args: &[&str]) -> Process {
     test_client::spawn(test_client_bin!(), topo, args).unwrap()
 }
 
+/// A client logged in as root that stays up until signalled, once it is up; and its
+/// `PPTP-CLIENT up` line.
+fn root_client_up(topo: &Topology) -> (Process, String) {
+    let pptp = client(
+        topo,
+        &["--user", "root", "--password", "123456", "--until-signal"],
+    );
+    let up = pptp
+        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
+        .unwrap();
+    (pptp, up)
+}
+
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
@@ -260,13 +273,7 @@ fn wrong_password_gets_e691_and_server_shutdown_is_announced_to_clients() {
             .is_some_and(|s| s.success())
     );
 
-    let held = client(
-        &topo,
-        &["--user", "root", "--password", "123456", "--until-signal"],
-    );
-    let up = held
-        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
-        .unwrap();
+    let (held, up) = root_client_up(&topo);
     // The refused login gave its address back; addresses rotate, so this one is the next.
     assert!(field(&up, "local").is_some(), "{up}");
     let (status, took) = gateway
@@ -368,13 +375,7 @@ fn sighup_gives_new_sessions_the_new_options_and_keeps_live_ones() {
     }
     let topo = Topology::builder().vpc_clients(1).build().unwrap();
     let mut gateway = start_default_gateway(&topo);
-    let first = client(
-        &topo,
-        &["--user", "root", "--password", "123456", "--until-signal"],
-    );
-    let up = first
-        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
-        .unwrap();
+    let (first, up) = root_client_up(&topo);
     assert_eq!(field(&up, "dns"), Some("192.168.0.1"), "{up}");
     let first_ip = field(&up, "local").unwrap().to_owned();
 
@@ -388,13 +389,7 @@ fn sighup_gives_new_sessions_the_new_options_and_keeps_live_ones() {
         .wait_for_log(Duration::from_secs(10), |l| l.contains("reloaded"))
         .unwrap();
 
-    let second = client(
-        &topo,
-        &["--user", "root", "--password", "123456", "--until-signal"],
-    );
-    let up2 = second
-        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
-        .unwrap();
+    let (second, up2) = root_client_up(&topo);
     assert_eq!(field(&up2, "dns"), Some("192.168.0.53"), "{up2}");
     // The first session lived through the reload: its route is still there and it hangs up cleanly.
     let routes = topo.gw().ip(&["route", "show", "dev", "pptp0"]).unwrap();
@@ -415,13 +410,7 @@ fn sigusr1_logs_every_live_session_with_its_traffic() {
     let mut gateway = start_default_gateway(&topo);
     let sessions: Vec<(Process, String)> = (0..2)
         .map(|_| {
-            let pptp = client(
-                &topo,
-                &["--user", "root", "--password", "123456", "--until-signal"],
-            );
-            let up = pptp
-                .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
-                .unwrap();
+            let (pptp, up) = root_client_up(&topo);
             let address = field(&up, "local").unwrap().to_owned();
             (pptp, address)
         })
@@ -582,13 +571,7 @@ fn an_ipsec_policy_added_while_running_sends_the_data_through_the_ip_stack() {
     }
     let topo = Topology::builder().vpc_clients(1).build().unwrap();
     let mut gateway = start_default_gateway(&topo);
-    let pptp = client(
-        &topo,
-        &["--user", "root", "--password", "123456", "--until-signal"],
-    );
-    let up = pptp
-        .wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
-        .unwrap();
+    let (pptp, up) = root_client_up(&topo);
     let address = field(&up, "local").unwrap().to_owned();
     gateway
         .wait_for_log(Duration::from_secs(10), |l| {
