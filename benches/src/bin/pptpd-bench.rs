@@ -278,8 +278,6 @@ fn run(args: &Args) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// The two-worker rows: 64 and 1400 B (those asked for), the largest session count, both
-/// directions.
 /// The stream memory budget in bytes: `mib` if given, else a quarter of the available memory
 /// within 512 MiB..=8 GiB (512 MiB when /proc/meminfo cannot be read).
 fn stream_memory(mib: Option<usize>) -> usize {
@@ -293,6 +291,8 @@ fn stream_memory(mib: Option<usize>) -> usize {
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
+/// The two-worker rows: 64 and 1400 B (those asked for), the largest session count, the
+/// directions asked for.
 fn scaling_cells(sizes: &[usize], sessions: &[usize], directions: &[Direction]) -> Vec<Cell> {
     let most = sessions.iter().copied().max().unwrap_or(64);
     let picked: Vec<usize> = sizes
