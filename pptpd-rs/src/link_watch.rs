@@ -11,10 +11,9 @@
 //! unreachable, a route added or removed over a client's address, a device
 //! whose address, MTU or state changed, any policy-rule change, or a new IPsec
 //! policy (NETLINK_XFRM, as `ip xfrm monitor policy` listens: frames written by
-//! hand would skip its transforms). Those
-//! sessions go back to the IP stack at once (always right: the kernel resolves
-//! everything itself), and their next periodic lookup frames their data again
-//! where it can.
+//! hand would skip its transforms). Those sessions go back to the IP stack at
+//! once (always right: the kernel resolves everything itself), and their next
+//! periodic lookup frames their data again where it can.
 //!
 //! Neighbour entries change state every few tens of seconds without changing
 //! address (REACHABLE, STALE, DELAY, PROBE); [`NeighbourCache`] lets only real
@@ -270,7 +269,8 @@ fn xfrm_policy_socket() -> std::io::Result<Option<TokioSocket>> {
 /// the notifications that change one.
 #[derive(Debug, Default)]
 pub struct NeighbourCache {
-    known: HashMap<(u32, Ipv4Addr), Option<[u8; 6]>>,
+    /// Resolved neighbours only: an unresolved one is forgotten.
+    known: HashMap<(u32, Ipv4Addr), [u8; 6]>,
 }
 
 impl NeighbourCache {
@@ -280,13 +280,12 @@ impl NeighbourCache {
         let LinkChange::Neighbour { ifindex, ip, mac } = *change else {
             return true;
         };
-        let previous = if mac.is_none() {
-            // Forget unresolved entries: the table holds only what may be news later.
-            self.known.remove(&(ifindex, ip))
-        } else {
-            self.known.insert((ifindex, ip), mac)
-        };
-        previous != Some(mac) && !(previous.is_none() && mac.is_none())
+        match mac {
+            // New, or another address.
+            Some(mac) => self.known.insert((ifindex, ip), mac) != Some(mac),
+            // News only if it had an address.
+            None => self.known.remove(&(ifindex, ip)).is_some(),
+        }
     }
 
     /// Neighbours remembered.
@@ -384,6 +383,13 @@ mod tests {
         }
     }
 
+    /// Whether notification `message` invalidates [`route`].
+    fn invalidates_route(message: &RouteNetlinkMessage) -> bool {
+        LinkChange::from_message(message)
+            .expect("a change")
+            .invalidates(&route())
+    }
+
     fn neighbour_message(
         ip: Ipv4Addr,
         state: NeighbourState,
@@ -426,11 +432,7 @@ mod tests {
             NeighbourState::Stale,
             Some(ROUTER_MAC),
         ));
-        assert!(
-            !LinkChange::from_message(&same)
-                .unwrap()
-                .invalidates(&route())
-        );
+        assert!(!invalidates_route(&same));
 
         // FAILED carries no usable address; a deleted entry neither.
         let failed = RouteNetlinkMessage::NewNeighbour(neighbour_message(
@@ -438,21 +440,13 @@ mod tests {
             NeighbourState::Failed,
             Some(ROUTER_MAC),
         ));
-        assert!(
-            LinkChange::from_message(&failed)
-                .unwrap()
-                .invalidates(&route())
-        );
+        assert!(invalidates_route(&failed));
         let deleted = RouteNetlinkMessage::DelNeighbour(neighbour_message(
             router,
             NeighbourState::Reachable,
             Some(ROUTER_MAC),
         ));
-        assert!(
-            LinkChange::from_message(&deleted)
-                .unwrap()
-                .invalidates(&route())
-        );
+        assert!(invalidates_route(&deleted));
 
         // Another neighbour, or the same address on another device: not ours.
         let other = RouteNetlinkMessage::NewNeighbour(neighbour_message(
@@ -460,19 +454,11 @@ mod tests {
             NeighbourState::Reachable,
             Some(OTHER_MAC),
         ));
-        assert!(
-            !LinkChange::from_message(&other)
-                .unwrap()
-                .invalidates(&route())
-        );
+        assert!(!invalidates_route(&other));
         let mut elsewhere = neighbour_message(router, NeighbourState::Reachable, Some(OTHER_MAC));
         elsewhere.header.ifindex = 3;
         let elsewhere = RouteNetlinkMessage::NewNeighbour(elsewhere);
-        assert!(
-            !LinkChange::from_message(&elsewhere)
-                .unwrap()
-                .invalidates(&route())
-        );
+        assert!(!invalidates_route(&elsewhere));
 
         // IPv6 neighbours are not read at all.
         let mut v6 = NeighbourMessage::default();
