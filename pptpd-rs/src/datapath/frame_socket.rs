@@ -27,7 +27,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::gre_socket::{IPPROTO_GRE, force_buffer};
+use super::gre_socket::{IPPROTO_GRE, SOCKET_BUFFER, force_buffer};
 
 /// Length of an Ethernet header without VLAN tag.
 pub const ETHERNET_HEADER_LEN: usize = 14;
@@ -159,13 +159,10 @@ impl FrameSocket {
             })?;
         socket.set_nonblocking(true)?;
         // Without CAP_NET_ADMIN this fails and the default buffer stays: fine.
-        force_buffer(&socket, libc::SO_SNDBUFFORCE, SEND_BUFFER).ok();
+        force_buffer(&socket, libc::SO_SNDBUFFORCE, SOCKET_BUFFER).ok();
         Ok(Self { socket })
     }
 }
-
-/// Send buffer of a frame socket.
-const SEND_BUFFER: usize = 8 << 20;
 
 impl AsRawFd for FrameSocket {
     fn as_raw_fd(&self) -> RawFd {

@@ -126,8 +126,8 @@ impl AsFd for GreSocket {
 /// The TTL when the host's default cannot be read.
 const DEFAULT_TTL: u8 = 64;
 
-/// Receive and send buffer of each GRE socket.
-const SOCKET_BUFFER: usize = 8 << 20;
+/// Receive and send buffer of each GRE socket (and send buffer of each frame socket).
+pub(super) const SOCKET_BUFFER: usize = 8 << 20;
 
 /// `setsockopt(SOL_SOCKET, option, bytes)` for the `*BUFFORCE` options socket2 lacks.
 pub(super) fn force_buffer(socket: &Socket, option: libc::c_int, bytes: usize) -> io::Result<()> {

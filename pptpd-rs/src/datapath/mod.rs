@@ -138,10 +138,10 @@ impl DataPlane {
     ) -> io::Result<Self> {
         let n = tun_queues.len();
         // Every worker gets a packet socket, or none does (`direct()` tells the control plane).
-        let mut frame_sockets = if direct {
+        let frame_sockets: Vec<FrameSocket> = if direct {
             (0..n)
-                .map(|_| FrameSocket::open().map(Some))
-                .collect::<io::Result<Vec<_>>>()
+                .map(|_| FrameSocket::open())
+                .collect::<io::Result<_>>()
                 .unwrap_or_else(|e| {
                     warn!("gre-direct: {e}; data goes through the IP stack");
                     Vec::new()
@@ -150,6 +150,7 @@ impl DataPlane {
             Vec::new()
         };
         let direct = !frame_sockets.is_empty();
+        let mut frame_sockets = frame_sockets.into_iter();
         let shards = u16::try_from(n).map_err(|_| io::Error::other("too many workers"))?;
         let wakes: Vec<Arc<Wake>> = (0..n)
             .map(|_| Wake::new().map(Arc::new))
@@ -162,7 +163,7 @@ impl DataPlane {
         for (i, tun) in tun_queues.into_iter().enumerate() {
             let gre = GreSocket::open(listen)?;
             gre.attach_shard_filter(i as u16, shards)?;
-            let frames = frame_sockets.get_mut(i).and_then(Option::take);
+            let frames = frame_sockets.next();
             let (tx, rx) = mpsc::channel();
             let worker = Worker::new(
                 i,
