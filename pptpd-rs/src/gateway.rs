@@ -243,8 +243,13 @@ async fn serve(
 /// hop that moved, a route, a device) back to the IP stack as the change comes, instead of at
 /// their next periodic lookup.
 fn watch_link_changes(shared: &Arc<Shared>) -> std::io::Result<()> {
+    let policies = shared
+        .link_resolver
+        .as_ref()
+        .map(|r| r.ipsec_policies().clone())
+        .unwrap_or_default();
     let shared = Arc::downgrade(shared);
-    crate::link_watch::spawn(move |change| {
+    crate::link_watch::spawn(policies, move |change| {
         let Some(shared) = shared.upgrade() else {
             return;
         };

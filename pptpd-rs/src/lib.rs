@@ -7,7 +7,7 @@
 //! and stops everything, [`control`] is the TCP 1723 side and drives each call's
 //! PPP link, [`datapath`] moves packets between GRE and the TUN device;
 //! [`link_resolver`] and [`link_watch`] find and follow each client's next hop
-//! for `gre-direct`.
+//! for `gre-direct`, [`ipsec_policies`] says when no frame may be written by hand.
 
 pub mod call_ids;
 pub mod cli;
@@ -15,6 +15,7 @@ pub mod config;
 pub mod control;
 pub mod datapath;
 pub mod gateway;
+pub mod ipsec_policies;
 pub mod link_resolver;
 pub mod link_watch;
 pub mod logging;

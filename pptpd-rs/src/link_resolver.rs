@@ -11,10 +11,8 @@
 //! not resolved yet — answers `None`, and the session's data takes the raw GRE
 //! socket, whose sends make the kernel resolve the neighbour for the next look.
 //!
-//! So does a host with IPsec output policies (`ip xfrm policy`, asked over
-//! NETLINK_XFRM for the policy counts, as `ip xfrm policy count` does): frames
-//! written by hand would skip the kernel's IPsec transforms, and a client meant
-//! to be reached through IPsec would get our GRE in the clear.
+//! So does a host with IPsec output policies ([`crate::ipsec_policies`]):
+//! frames written by hand would skip the kernel's IPsec transforms.
 
 use std::net::Ipv4Addr;
 
@@ -29,6 +27,7 @@ use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{Handle, RouteMessageBuilder};
 
 use crate::datapath::frame_socket::LinkRoute;
+use crate::ipsec_policies::IpsecPolicies;
 
 /// Errors of a lookup (not: "no usable answer", which is `Ok(None)`).
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +44,9 @@ pub enum ResolveError {
 #[derive(Clone, Debug)]
 pub struct LinkResolver {
     handle: Handle,
+    /// What is known of the host's IPsec output policies (kept up to date by
+    /// [`crate::link_watch`], if it runs).
+    ipsec: IpsecPolicies,
 }
 
 impl LinkResolver {
@@ -57,7 +59,15 @@ impl LinkResolver {
 
     /// A resolver asking over an rtnetlink connection that is already open.
     pub fn with_handle(handle: Handle) -> Self {
-        Self { handle }
+        Self {
+            handle,
+            ipsec: IpsecPolicies::default(),
+        }
+    }
+
+    /// What the lookups know of the IPsec policies, for the watch to keep up to date.
+    pub fn ipsec_policies(&self) -> &IpsecPolicies {
+        &self.ipsec
     }
 
     /// Where datagrams from `local` to `peer` go on the link, if they can be
@@ -67,7 +77,7 @@ impl LinkResolver {
         peer: Ipv4Addr,
         local: Ipv4Addr,
     ) -> Result<Option<LinkRoute>, ResolveError> {
-        if ipsec_output_policies() != Some(0) {
+        if !self.ipsec.none().await {
             return Ok(None);
         }
         let Some((ifindex, next_hop)) = self.route(peer, local).await? else {
@@ -183,62 +193,6 @@ impl LinkResolver {
     }
 }
 
-/// `XFRM_MSG_GETSPDINFO` and its answer `XFRM_MSG_NEWSPDINFO` (linux/xfrm.h).
-const XFRM_MSG_GETSPDINFO: u16 = 0x25;
-const XFRM_MSG_NEWSPDINFO: u16 = 0x24;
-/// The attribute with the policy counts (`struct xfrmu_spdinfo`).
-const XFRMA_SPD_INFO: u16 = 1;
-
-/// How many IPsec policies apply to output (plain and per-socket), from the
-/// kernel's policy database counts; `Some(0)` on a host without XFRM support.
-/// `None` when the kernel could not be asked: treated as "there may be some".
-pub fn ipsec_output_policies() -> Option<u32> {
-    use rtnetlink::sys::{Socket, SocketAddr, protocols::NETLINK_XFRM};
-    let mut socket = match Socket::new(NETLINK_XFRM) {
-        Ok(socket) => socket,
-        // No XFRM in this kernel: nothing can transform our datagrams.
-        Err(e) if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => return Some(0),
-        Err(_) => return None,
-    };
-    socket.bind_auto().ok()?;
-    // nlmsghdr (16 bytes) + a u32 of flags, as `ip xfrm policy count` sends it.
-    let mut request = [0u8; 20];
-    request[0..4].copy_from_slice(&20u32.to_ne_bytes());
-    request[4..6].copy_from_slice(&XFRM_MSG_GETSPDINFO.to_ne_bytes());
-    request[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    request[8..12].copy_from_slice(&1u32.to_ne_bytes());
-    socket.send_to(&request, &SocketAddr::new(0, 0), 0).ok()?;
-    let (reply, _) = socket.recv_from_full().ok()?;
-    spd_output_count(&reply)
-}
-
-/// Reads the output policy counts from an `XFRM_MSG_NEWSPDINFO` answer.
-fn spd_output_count(reply: &[u8]) -> Option<u32> {
-    let u16_at = |at: usize| Some(u16::from_ne_bytes(reply.get(at..at + 2)?.try_into().ok()?));
-    let u32_at = |at: usize| Some(u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?));
-    let total = usize::try_from(u32_at(0)?).ok()?.min(reply.len());
-    if u16_at(4)? != XFRM_MSG_NEWSPDINFO {
-        return None;
-    }
-    // Attributes follow the header (16) and the flags (4), each 4-byte aligned.
-    let mut at = 20;
-    while at + 4 <= total {
-        let len = usize::from(u16_at(at)?);
-        if len < 4 {
-            return None;
-        }
-        if u16_at(at + 2)? & 0x3fff == XFRMA_SPD_INFO {
-            // incnt, outcnt, fwdcnt, inscnt, outscnt, fwdscnt
-            if at + len > total {
-                return None;
-            }
-            return Some(u32_at(at + 8)?.saturating_add(u32_at(at + 20)?));
-        }
-        at += (len + 3) & !3;
-    }
-    None
-}
-
 /// Whether a neighbour entry in `state` has a hardware address we may send to.
 pub(crate) fn usable(state: NeighbourState) -> bool {
     matches!(
@@ -255,46 +209,6 @@ pub(crate) fn usable(state: NeighbourState) -> bool {
 mod tests {
     use super::*;
     use crate::datapath::frame_socket::test_devices::{mac_of, run};
-
-    /// An `XFRM_MSG_NEWSPDINFO` answer as the kernel builds it, with `out` output
-    /// policies and `out_socket` per-socket ones.
-    fn spd_reply(out: u32, out_socket: u32) -> Vec<u8> {
-        let mut r = Vec::new();
-        let info: Vec<u32> = vec![3, out, 0, 0, out_socket, 0];
-        let attr_len = 4 + 4 * info.len();
-        // A first attribute (hash info, type 2) the reader must step over.
-        let total = 16 + 4 + 12 + attr_len;
-        r.extend((total as u32).to_ne_bytes());
-        r.extend(XFRM_MSG_NEWSPDINFO.to_ne_bytes());
-        r.extend([0u8; 10]);
-        r.extend(0u32.to_ne_bytes());
-        r.extend(12u16.to_ne_bytes());
-        r.extend(2u16.to_ne_bytes());
-        r.extend([0u8; 8]);
-        r.extend((attr_len as u16).to_ne_bytes());
-        r.extend(XFRMA_SPD_INFO.to_ne_bytes());
-        for v in info {
-            r.extend(v.to_ne_bytes());
-        }
-        r
-    }
-
-    #[test]
-    fn output_policy_counts_are_read_from_the_answer() {
-        assert_eq!(spd_output_count(&spd_reply(0, 0)), Some(0));
-        assert_eq!(spd_output_count(&spd_reply(2, 1)), Some(3));
-        // Truncated, wrong type, or a zero-length attribute: no answer, never a panic.
-        let whole = spd_reply(1, 0);
-        for cut in 0..whole.len() {
-            assert_eq!(spd_output_count(&whole[..cut]), None, "cut at {cut}");
-        }
-        let mut wrong = whole.clone();
-        wrong[4] = 0x10;
-        assert_eq!(spd_output_count(&wrong), None);
-        let mut zero = whole;
-        zero[20..22].copy_from_slice(&0u16.to_ne_bytes());
-        assert_eq!(spd_output_count(&zero), None);
-    }
 
     #[test]
     fn only_entries_with_a_known_address_are_usable() {
@@ -400,12 +314,10 @@ mod tests {
                     );
                 }
                 // An IPsec output policy anywhere on the host: nothing is framed by hand.
-                assert_eq!(ipsec_output_policies(), Some(0));
                 run(
                     "ip xfrm policy add src 10.77.0.1/32 dst 10.77.0.2/32 dir out \
                      tmpl proto esp mode transport",
                 );
-                assert_eq!(ipsec_output_policies(), Some(1));
                 assert_eq!(resolver.resolve(on_link, local).await.unwrap(), None);
                 run("ip xfrm policy flush");
                 assert_eq!(

@@ -9,11 +9,12 @@
 //! Each notification becomes a [`LinkChange`], which says which [`LinkRoute`]s
 //! it may have made wrong: a next hop whose address changed or that became
 //! unreachable, a route added or removed over a client's address, a device
-//! whose address, MTU or state changed, any policy-rule change, or a new IPsec
-//! policy (NETLINK_XFRM, as `ip xfrm monitor policy` listens: frames written by
-//! hand would skip its transforms). Those sessions go back to the IP stack at
-//! once (always right: the kernel resolves everything itself), and their next
-//! periodic lookup frames their data again where it can.
+//! whose address, MTU or state changed, any policy-rule change, a new IPsec
+//! policy ([`crate::ipsec_policies`]: frames written by hand would skip its
+//! transforms), or notifications lost to a full receive buffer. Those sessions
+//! go back to the IP stack at once (always right: the kernel resolves
+//! everything itself), and their next periodic lookup frames their data again
+//! where it can.
 //!
 //! Neighbour entries change state every few tens of seconds without changing
 //! address (REACHABLE, STALE, DELAY, PROBE); [`NeighbourCache`] lets only real
@@ -30,11 +31,13 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
-use rtnetlink::sys::protocols::NETLINK_XFRM;
-use rtnetlink::sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
+use rtnetlink::sys::{AsyncSocket, AsyncSocketExt, TokioSocket};
 use tracing::warn;
 
 use crate::datapath::frame_socket::{LinkRoute, mac_to_string};
+use crate::ipsec_policies::{
+    IpsecPolicies, PolicyNews, output_policy_count, policy_news, policy_socket,
+};
 use crate::link_resolver::usable;
 
 /// A device's state as a notification describes it.
@@ -79,6 +82,9 @@ pub enum LinkChange {
     Rules,
     /// An IPsec policy was added or changed: no data may skip the kernel's transforms.
     Ipsec,
+    /// Notifications were lost (a socket's receive buffer overflowed, ENOBUFS): any of the
+    /// above may have happened.
+    Lost,
 }
 
 impl LinkChange {
@@ -111,7 +117,7 @@ impl LinkChange {
                         !s.up || s.mac != Some(route.src_mac) || s.mtu != Some(u32::from(route.mtu))
                     })
             }
-            LinkChange::Rules | LinkChange::Ipsec => true,
+            LinkChange::Rules | LinkChange::Ipsec | LinkChange::Lost => true,
         }
     }
 }
@@ -147,6 +153,7 @@ impl std::fmt::Display for LinkChange {
             } => write!(f, "interface #{ifindex} was removed"),
             LinkChange::Rules => write!(f, "the policy rules changed"),
             LinkChange::Ipsec => write!(f, "an IPsec policy was added"),
+            LinkChange::Lost => write!(f, "netlink notifications were lost"),
         }
     }
 }
@@ -226,45 +233,6 @@ fn device(l: &LinkMessage, deleted: bool) -> LinkChange {
     }
 }
 
-/// The XFRM multicast group of policy notifications (linux/xfrm.h `XFRMNLGRP_POLICY`).
-const XFRMNLGRP_POLICY: u32 = 4;
-/// XFRM messages that add or change a policy (`XFRM_MSG_NEWPOLICY`, `XFRM_MSG_UPDPOLICY`).
-const XFRM_POLICY_ADDED: [u16; 2] = [0x13, 0x19];
-
-/// Whether a datagram of XFRM notifications announces a new or changed policy: reads each
-/// netlink message header in turn (length, type), trusting no length beyond the datagram.
-fn adds_ipsec_policy(datagram: &[u8]) -> bool {
-    let mut at = 0;
-    while let Some(header) = datagram.get(at..at + 16) {
-        let len = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let kind = u16::from_ne_bytes([header[4], header[5]]);
-        if XFRM_POLICY_ADDED.contains(&kind) {
-            return true;
-        }
-        if len < 16 {
-            return false;
-        }
-        let Some(step) = len.checked_next_multiple_of(4) else {
-            return false;
-        };
-        at = at.saturating_add(step);
-    }
-    false
-}
-
-/// A socket on the XFRM policy notifications; `None` on a kernel without XFRM.
-fn xfrm_policy_socket() -> std::io::Result<Option<TokioSocket>> {
-    let mut socket = match TokioSocket::new(NETLINK_XFRM) {
-        Ok(socket) => socket,
-        Err(e) if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    socket
-        .socket_mut()
-        .bind(&SocketAddr::new(0, 1 << (XFRMNLGRP_POLICY - 1)))?;
-    Ok(Some(socket))
-}
-
 /// The hardware address each IPv4 neighbour last announced, to pass on only
 /// the notifications that change one.
 #[derive(Debug, Default)]
@@ -288,6 +256,11 @@ impl NeighbourCache {
         }
     }
 
+    /// Forgets every neighbour (notifications were lost: what it knew may be stale).
+    pub fn clear(&mut self) {
+        self.known.clear();
+    }
+
     /// Neighbours remembered.
     pub fn len(&self) -> usize {
         self.known.len()
@@ -299,53 +272,94 @@ impl NeighbourCache {
     }
 }
 
+/// Receive buffer of the notification sockets: room for thousands of notifications while
+/// the task is busy (a neighbour storm); what does not fit is a [`LinkChange::Lost`].
+pub const NOTIFICATION_BUFFER: usize = 4 << 20;
+
+/// Sets a netlink socket's receive buffer to `bytes`: past `net.core.rmem_max` where allowed
+/// (`SO_RCVBUFFORCE`, CAP_NET_ADMIN), else as far as that limit; a failure keeps the default.
+pub(crate) fn set_receive_buffer(socket: &rtnetlink::sys::Socket, bytes: usize) {
+    use nix::sys::socket::{setsockopt, sockopt::RcvBufForce};
+    if setsockopt(socket, RcvBufForce, &bytes).is_err() {
+        let _ = socket.set_rx_buf_sz(bytes);
+    }
+}
+
 /// Subscribes to the neighbour, IPv4 route, device and IPv4 rule groups and
 /// to the IPsec policy notifications, and calls `on_change` with every change
 /// that may concern a [`LinkRoute`], on a task of the current tokio runtime,
-/// for as long as the process runs.
-pub fn spawn(mut on_change: impl FnMut(LinkChange) + Send + 'static) -> std::io::Result<()> {
-    let (connection, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
+/// for as long as the process runs. Keeps `policies` up to date for the lookups.
+pub fn spawn(
+    policies: IpsecPolicies,
+    on_change: impl FnMut(LinkChange) + Send + 'static,
+) -> std::io::Result<()> {
+    spawn_with_buffer(NOTIFICATION_BUFFER, policies, on_change)
+}
+
+/// [`spawn`] with notification sockets of `buffer` bytes.
+fn spawn_with_buffer(
+    buffer: usize,
+    policies: IpsecPolicies,
+    mut on_change: impl FnMut(LinkChange) + Send + 'static,
+) -> std::io::Result<()> {
+    let (mut connection, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
         MulticastGroup::Neigh,
         MulticastGroup::Ipv4Route,
         MulticastGroup::Link,
         MulticastGroup::Ipv4Rule,
     ])?;
-    let mut xfrm = xfrm_policy_socket()?;
+    set_receive_buffer(connection.socket_mut().socket_mut(), buffer);
+    let mut xfrm = policy_socket(buffer)?;
     tokio::spawn(connection);
     tokio::spawn(async move {
+        // Counted after subscribing: a policy added since will be announced.
+        policies.counted(output_policy_count().await);
         let mut neighbours = NeighbourCache::default();
         loop {
             tokio::select! {
                 message = messages.next() => {
                     let Some((message, _)) = message else { break };
-                    let NetlinkPayload::InnerMessage(message) = message.payload else {
-                        continue;
-                    };
-                    let Some(change) = LinkChange::from_message(&message) else {
-                        continue;
-                    };
-                    if neighbours.is_news(&change) {
-                        on_change(change);
+                    match message.payload {
+                        NetlinkPayload::InnerMessage(message) => {
+                            if let Some(change) = LinkChange::from_message(&message)
+                                && neighbours.is_news(&change)
+                            {
+                                on_change(change);
+                            }
+                        }
+                        NetlinkPayload::Overrun(_) => {
+                            warn!("route and neighbour notifications were lost (receive buffer full)");
+                            neighbours.clear();
+                            on_change(LinkChange::Lost);
+                        }
+                        _ => {}
                     }
                 }
                 datagram = recv_xfrm(&mut xfrm) => match datagram {
-                    Ok(datagram) => {
-                        if adds_ipsec_policy(&datagram) {
+                    Ok(datagram) => match policy_news(&datagram) {
+                        PolicyNews::Added => {
+                            policies.forget();
                             on_change(LinkChange::Ipsec);
                         }
+                        PolicyNews::Removed => policies.counted(output_policy_count().await),
+                        PolicyNews::Nothing => {}
+                    },
+                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                        warn!("IPsec policy notifications were lost (receive buffer full)");
+                        policies.forget();
+                        on_change(LinkChange::Lost);
+                        policies.counted(output_policy_count().await);
                     }
                     Err(e) => {
-                        // Lost notifications (ENOBUFS) may have held a new policy. Any other
-                        // error ends the watch; the lookups still ask for the policy count.
-                        warn!("IPsec policy notifications: {e}");
-                        if e.raw_os_error() != Some(libc::ENOBUFS) {
-                            xfrm = None;
-                        }
+                        warn!("IPsec policy notifications: {e}: each lookup asks for the policy count");
+                        xfrm = None;
+                        policies.forget();
                         on_change(LinkChange::Ipsec);
                     }
                 },
             }
         }
+        policies.forget();
         warn!(
             "netlink notifications ended: next-hop changes are noticed at the periodic lookups only"
         );
@@ -571,12 +585,14 @@ mod tests {
                 .unwrap();
             runtime.block_on(async {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                spawn(move |change| {
+                let policies = IpsecPolicies::default();
+                spawn(policies.clone(), move |change| {
                     let _ = tx.send(change);
                 })
                 .unwrap();
                 // Let the subscription settle before the first change.
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                assert!(policies.known_none(), "counted at start");
                 let mut next = async |wanted: &dyn Fn(&LinkChange) -> bool| {
                     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
                     loop {
@@ -624,55 +640,74 @@ mod tests {
                 assert!(state.up && state.mac.is_some(), "{state:?}");
                 run("ip xfrm policy add src 10.78.0.0/24 dst 10.89.0.0/24 dir out");
                 assert_eq!(next(&|c| *c == LinkChange::Ipsec).await, LinkChange::Ipsec);
+                assert!(!policies.known_none(), "the lookups ask again");
+                // Flushed: counted again, and the lookups are spared their question again.
+                run("ip xfrm policy flush");
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+                while !policies.known_none() {
+                    assert!(tokio::time::Instant::now() < deadline, "recounted in time");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
             });
         })
         .join()
         .unwrap();
     }
 
-    /// An XFRM notification header (length, type, flags, sequence, port) claiming `len`
-    /// bytes, and a body up to that length (at most 256 bytes: a lying length stays a lie).
-    fn xfrm_message(kind: u16, len: u32) -> Vec<u8> {
-        let mut m = Vec::new();
-        m.extend_from_slice(&len.to_ne_bytes());
-        m.extend_from_slice(&kind.to_ne_bytes());
-        m.extend_from_slice(&[0; 10]);
-        m.resize(len.clamp(16, 256) as usize, 0);
-        m
-    }
-
+    /// Notifications the kernel drops on a full receive buffer (here the smallest there is,
+    /// and the task unable to read while the commands run on its only thread) are a
+    /// [`LinkChange::Lost`], which sends every session back to the IP stack.
     #[test]
-    fn new_and_updated_ipsec_policies_are_told_apart_from_the_rest() {
-        assert!(adds_ipsec_policy(&xfrm_message(0x13, 184)));
-        assert!(adds_ipsec_policy(&xfrm_message(0x19, 184)));
-        // Deleted, flushed, SA messages: frames may only become possible again.
-        for kind in [0x14, 0x1d, 0x10] {
-            assert!(!adds_ipsec_policy(&xfrm_message(kind, 40)), "{kind:#x}");
+    fn lost_notifications_are_a_change_that_concerns_every_session() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root for network namespaces");
+            return;
         }
-        // The second message of a datagram counts too; lengths are rounded up to 4.
-        let mut two = xfrm_message(0x14, 42);
-        two.resize(44, 0);
-        two.extend(xfrm_message(0x13, 16));
-        assert!(adds_ipsec_policy(&two));
-        // Truncated or lying headers end the walk without a panic.
-        assert!(!adds_ipsec_policy(&[]));
-        assert!(!adds_ipsec_policy(&xfrm_message(0x13, 184)[..15]));
-        let mut zero = xfrm_message(0x14, 0);
-        zero.extend(xfrm_message(0x13, 16));
-        assert!(!adds_ipsec_policy(&zero));
-        let mut huge = xfrm_message(0x14, u32::MAX);
-        huge.extend(xfrm_message(0x13, 16));
-        assert!(!adds_ipsec_policy(&huge));
-    }
-
-    proptest::proptest! {
-        /// Whatever the kernel (or anyone able to send on the socket) hands over.
-        #[test]
-        fn any_xfrm_datagram_is_read_without_a_panic(
-            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)
-        ) {
-            let _ = adds_ipsec_policy(&bytes);
-        }
+        std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            run("ip link add wa type veth peer name wb");
+            run("ip addr add 10.78.0.1/16 dev wa");
+            run("ip link set wa up");
+            let batch = std::env::temp_dir().join(format!("pptpd-lw-{}", std::process::id()));
+            let lines: String = (1..=200)
+                .map(|i| {
+                    format!(
+                        "neigh replace 10.78.1.{i} lladdr 02:00:00:00:01:{:02x} dev wa\n",
+                        i % 256
+                    )
+                })
+                .collect();
+            std::fs::write(&batch, lines).unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let lost = runtime.block_on(async {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                spawn_with_buffer(0, IpsecPolicies::default(), move |change| {
+                    let _ = tx.send(change);
+                })
+                .unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                run(&format!("ip -batch {}", batch.display()));
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+                loop {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(LinkChange::Lost)) => return true,
+                        Ok(Some(_)) => {}
+                        Ok(None) | Err(_) => return false,
+                    }
+                }
+            });
+            let _ = std::fs::remove_file(&batch);
+            assert!(
+                lost,
+                "no LinkChange::Lost after 200 notifications into a full buffer"
+            );
+            assert!(LinkChange::Lost.invalidates(&route()));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
