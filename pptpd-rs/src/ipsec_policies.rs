@@ -180,6 +180,7 @@ pub fn policy_socket(buffer: usize) -> std::io::Result<Option<TokioSocket>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::datapath::frame_socket::test_devices::{in_private_namespace, run, runtime};
 
     /// An `XFRM_MSG_NEWSPDINFO` answer as the kernel builds it, with `out` output
     /// policies and `out_socket` per-socket ones.
@@ -292,21 +293,12 @@ mod tests {
     /// what the lookups conclude from it with and without the watch's knowledge.
     #[test]
     fn the_kernel_counts_output_policies() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root for network namespaces");
-            return;
-        }
-        std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
+        in_private_namespace(|| {
+            runtime().block_on(async {
                 let policies = IpsecPolicies::default();
                 assert_eq!(output_policy_count().await, Some(0));
                 assert!(policies.none().await);
-                crate::datapath::frame_socket::test_devices::run(
+                run(
                     "ip xfrm policy add src 10.77.0.1/32 dst 10.77.0.2/32 dir out \
                      tmpl proto esp mode transport",
                 );
@@ -315,8 +307,6 @@ mod tests {
                 policies.counted(Some(0));
                 assert!(policies.none().await, "what the watch knows is believed");
             });
-        })
-        .join()
-        .unwrap();
+        });
     }
 }

@@ -208,7 +208,7 @@ pub(crate) fn usable(state: NeighbourState) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datapath::frame_socket::test_devices::{mac_of, run};
+    use crate::datapath::frame_socket::test_devices::{in_private_namespace, mac_of, run, runtime};
 
     #[test]
     fn only_entries_with_a_known_address_are_usable() {
@@ -239,14 +239,9 @@ mod tests {
     /// blackhole and non-Ethernet routes give none.
     #[test]
     fn resolves_on_link_and_routed_peers_and_nothing_else() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root for network namespaces");
-            return;
-        }
         let peer = PeerNamespace(format!("pptpd-lr-{}", std::process::id()));
         let peer_name = peer.0.clone();
-        std::thread::spawn(move || {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        in_private_namespace(move || {
             run(&format!("ip netns add {peer_name}"));
             run(&format!(
                 "ip link add la type veth peer name lb netns {peer_name}"
@@ -265,11 +260,7 @@ mod tests {
             let our_mac = mac_of("ip -o link show dev la");
             let ifindex = nix::net::if_::if_nametoindex("la").unwrap();
             let local = Ipv4Addr::new(10, 77, 0, 1);
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
+            runtime().block_on(async {
                 let resolver = LinkResolver::connect().unwrap();
                 let on_link = Ipv4Addr::new(10, 77, 0, 2);
                 assert_eq!(resolver.resolve(on_link, local).await.unwrap(), None);
@@ -325,9 +316,7 @@ mod tests {
                     Some(expected)
                 );
             });
-        })
-        .join()
-        .unwrap();
+        });
         drop(peer);
     }
 }

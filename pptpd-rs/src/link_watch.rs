@@ -378,7 +378,7 @@ async fn recv_xfrm(socket: &mut Option<TokioSocket>) -> std::io::Result<Vec<u8>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datapath::frame_socket::test_devices::run;
+    use crate::datapath::frame_socket::test_devices::{in_private_namespace, run, runtime};
     use rtnetlink::packet_route::neighbour::NeighbourState;
 
     const ROUTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
@@ -568,22 +568,13 @@ mod tests {
     /// route, a device's MTU.
     #[test]
     fn the_kernel_notifications_arrive_as_changes() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root for network namespaces");
-            return;
-        }
-        std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        in_private_namespace(|| {
             run("ip link add wa type veth peer name wb");
             run("ip addr add 10.78.0.1/24 dev wa");
             run("ip link set wa up");
             run("ip link set wb up");
             let ifindex = nix::net::if_::if_nametoindex("wa").unwrap();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
+            runtime().block_on(async {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
                 let policies = IpsecPolicies::default();
                 spawn(policies.clone(), move |change| {
@@ -649,9 +640,7 @@ mod tests {
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
             });
-        })
-        .join()
-        .unwrap();
+        });
     }
 
     /// Notifications the kernel drops on a full receive buffer (here the smallest there is,
@@ -659,12 +648,7 @@ mod tests {
     /// [`LinkChange::Lost`], which sends every session back to the IP stack.
     #[test]
     fn lost_notifications_are_a_change_that_concerns_every_session() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root for network namespaces");
-            return;
-        }
-        std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        in_private_namespace(|| {
             run("ip link add wa type veth peer name wb");
             run("ip addr add 10.78.0.1/16 dev wa");
             run("ip link set wa up");
@@ -678,11 +662,7 @@ mod tests {
                 })
                 .collect();
             std::fs::write(&batch, lines).unwrap();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let lost = runtime.block_on(async {
+            let lost = runtime().block_on(async {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
                 spawn_with_buffer(0, IpsecPolicies::default(), move |change| {
                     let _ = tx.send(change);
@@ -705,9 +685,7 @@ mod tests {
                 "no LinkChange::Lost after 200 notifications into a full buffer"
             );
             assert!(LinkChange::Lost.invalidates(&route()));
-        })
-        .join()
-        .unwrap();
+        });
     }
 
     #[test]

@@ -182,6 +182,29 @@ pub(crate) mod test_devices {
         assert!(status.success(), "{command}");
     }
 
+    /// Runs `test` on a thread of its own, in a network namespace of its own (gone with the
+    /// thread, whatever the test leaves in it); skipped, with a line saying so, without root.
+    pub fn in_private_namespace(test: impl FnOnce() + Send + 'static) {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root for a network namespace");
+            return;
+        }
+        std::thread::spawn(move || {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            test();
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A one-thread tokio runtime for the async part of a test.
+    pub fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     /// The hardware address `command` (an `ip -o link show ...`, in this thread's
     /// namespace, whose /sys this process may not see) prints for an Ethernet device.
     pub fn mac_of(command: &str) -> [u8; 6] {

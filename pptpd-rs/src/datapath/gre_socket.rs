@@ -564,7 +564,7 @@ fn sockaddr_in(dst: Ipv4Addr) -> libc::sockaddr_in {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datapath::frame_socket::test_devices::{mac_of, run};
+    use crate::datapath::frame_socket::test_devices::{in_private_namespace, mac_of, run};
     use std::process::Command;
     use std::time::Duration;
 
@@ -592,12 +592,7 @@ mod tests {
     /// each shard's socket receives exactly its calls, and no non-PPTP GRE.
     #[test]
     fn each_worker_socket_receives_only_its_share_of_calls() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root for a network namespace and raw sockets");
-            return;
-        }
-        std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        in_private_namespace(|| {
             let up = Command::new("ip")
                 .args(["link", "set", "lo", "up"])
                 .status()
@@ -620,9 +615,7 @@ mod tests {
             let mut recv = RecvRing::new();
             assert_eq!(drain(&mut recv, &shard0), vec![4, 8]);
             assert_eq!(drain(&mut recv, &shard1), vec![5, 7]);
-        })
-        .join()
-        .unwrap();
+        });
     }
 
     /// Runs `ip ARGS` in the calling thread's network namespace.
@@ -636,12 +629,7 @@ mod tests {
     /// raw socket instead and arrives too.
     #[test]
     fn framed_datagrams_arrive_with_our_headers_and_the_rest_by_the_raw_socket() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root for a network namespace and packet sockets");
-            return;
-        }
-        std::thread::spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        in_private_namespace(|| {
             ip("link set lo up");
             ip("link add fa type veth peer name fb");
             ip("addr add 10.77.0.2/24 dev fb");
@@ -697,8 +685,6 @@ mod tests {
                     }
                 }
             }
-        })
-        .join()
-        .unwrap();
+        });
     }
 }
