@@ -70,13 +70,12 @@ impl IpsecPolicies {
 /// database counts; `Some(0)` on a kernel without XFRM support. `None` when the kernel could
 /// not be asked or did not answer in time.
 pub async fn output_policy_count() -> Option<u32> {
-    let socket = match TokioSocket::new(NETLINK_XFRM) {
+    let mut socket = match TokioSocket::new(NETLINK_XFRM) {
         Ok(socket) => socket,
         // No XFRM in this kernel: nothing can transform our datagrams.
         Err(e) if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) => return Some(0),
         Err(_) => return None,
     };
-    let mut socket = socket;
     socket.socket_mut().bind_auto().ok()?;
     socket
         .send_to(&count_request(), &SocketAddr::new(0, 0))
