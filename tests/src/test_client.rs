@@ -42,6 +42,20 @@ pub fn tunnel_args<'a>(user: &'a str, password: &'a str) -> [&'a str; 9] {
     ]
 }
 
+/// Starts a client with [`tunnel_args`] for `user` (see [`spawn`]) and waits for its
+/// `PPTP-CLIENT tun` line: from then on its TUN device carries the tunnel's traffic.
+pub fn spawn_tunnel(bin: &Path, topo: &Topology, user: &str, password: &str) -> Result<Process> {
+    let client = spawn(bin, topo, &tunnel_args(user, password))?;
+    wait_for_tunnel(&client, Duration::from_secs(20))?;
+    Ok(client)
+}
+
+/// Waits up to `within` for the client's `PPTP-CLIENT tun` line (its TUN device is up and
+/// routed).
+pub fn wait_for_tunnel(client: &Process, within: Duration) -> Result<String> {
+    client.wait_for_line(within, |l| l.starts_with("PPTP-CLIENT tun"))
+}
+
 /// Hangs the client up (SIGTERM, as pppd's user would) and returns its `PPTP-CLIENT down`
 /// line, which says why the link ended.
 pub fn hang_up(client: &Process) -> Result<String> {

@@ -56,6 +56,16 @@ fn eventually(cond: impl Fn() -> bool) -> bool {
     cond()
 }
 
+/// Waits for the gateway's `link up` line for the client at `address`: the session counts
+/// (status report, direct frames) from its route on, a little after the client is up.
+fn wait_for_link_up(gateway: &Gateway, address: &str) {
+    gateway
+        .wait_for_log(Duration::from_secs(10), |l| {
+            l.contains(&format!("link up, {address} "))
+        })
+        .unwrap();
+}
+
 /// The gateway with [`GatewayConfig::default`] in `topo`'s gateway namespace.
 fn start_default_gateway(topo: &Topology) -> Gateway {
     Gateway::start(
@@ -153,10 +163,7 @@ fn traffic_through_the_tunnel(config: GatewayConfig, path: DataPath) {
         "{up}"
     );
     assert_eq!(field(&up, "mppe"), Some("128"), "{up}");
-    pptp.wait_for_line(Duration::from_secs(10), |l| {
-        l.starts_with("PPTP-CLIENT tun")
-    })
-    .unwrap();
+    test_client::wait_for_tunnel(&pptp, Duration::from_secs(10)).unwrap();
 
     // Downstream bulk: kernel TCP from the internet host to the client, verified byte for byte.
     let ip_stack = GreOutputCounter::install(topo.gw()).unwrap();
@@ -417,11 +424,7 @@ fn sigusr1_logs_every_live_session_with_its_traffic() {
         .collect();
     // The client is up once IPCP is done; the gateway counts a session from its route on.
     for (_, address) in &sessions {
-        gateway
-            .wait_for_log(Duration::from_secs(10), |l| {
-                l.contains(&format!("link up, {address} "))
-            })
-            .unwrap();
+        wait_for_link_up(&gateway, address);
     }
     gateway.signal(Signal::SIGUSR1);
     gateway
@@ -500,11 +503,7 @@ fn a_client_whose_address_moves_to_another_hardware_address_keeps_getting_its_da
     let _echo = tool()
         .udp_echo(topo.inet(), SocketAddr::new(INET_IP.into(), 7000), &udp_log)
         .unwrap();
-    let pptp = client(&topo, &test_client::tunnel_args("root", "123456"));
-    pptp.wait_for_line(Duration::from_secs(20), |l| {
-        l.starts_with("PPTP-CLIENT tun")
-    })
-    .unwrap();
+    let pptp = test_client::spawn_tunnel(test_client_bin!(), &topo, "root", "123456").unwrap();
     let echoes = |what: &str| {
         let report = tool()
             .udp_check(
@@ -573,11 +572,7 @@ fn an_ipsec_policy_added_while_running_sends_the_data_through_the_ip_stack() {
     let mut gateway = start_default_gateway(&topo);
     let (pptp, up) = root_client_up(&topo);
     let address = field(&up, "local").unwrap().to_owned();
-    gateway
-        .wait_for_log(Duration::from_secs(10), |l| {
-            l.contains(&format!("link up, {address} "))
-        })
-        .unwrap();
+    wait_for_link_up(&gateway, &address);
     // A policy for traffic that is not ours: the gateway cannot know which clients a policy
     // is meant for, so any policy counts.
     topo.gw()
@@ -651,11 +646,7 @@ fn flushed_egress_comes_back(config: GatewayConfig, show_damage: bool, repair: i
     let _echo = tool()
         .udp_echo(topo.inet(), SocketAddr::new(INET_IP.into(), 7000), &udp_log)
         .unwrap();
-    let pptp = client(&topo, &test_client::tunnel_args("root", "123456"));
-    pptp.wait_for_line(Duration::from_secs(20), |l| {
-        l.starts_with("PPTP-CLIENT tun")
-    })
-    .unwrap();
+    let pptp = test_client::spawn_tunnel(test_client_bin!(), &topo, "root", "123456").unwrap();
     let check = |count| {
         tool()
             .udp_check(
@@ -749,10 +740,7 @@ fn a_static_address_added_to_chap_secrets_while_running_is_masqueraded_too() {
             l.contains("10.77.0.5") && l.contains("now leaves through")
         })
         .unwrap();
-    pptp.wait_for_line(Duration::from_secs(10), |l| {
-        l.starts_with("PPTP-CLIENT tun")
-    })
-    .unwrap();
+    test_client::wait_for_tunnel(&pptp, Duration::from_secs(10)).unwrap();
     // The internet host can only answer what the gateway masquerades.
     let report = tool()
         .udp_check(

@@ -213,16 +213,7 @@ fn the_gateway_does_its_job_with_only_the_capabilities_the_unit_leaves() {
             &echo_log,
         )
         .unwrap();
-    let pptp = test_client::spawn(
-        test_client_bin!(),
-        &topo,
-        &test_client::tunnel_args("root", "123456"),
-    )
-    .unwrap();
-    pptp.wait_for_line(Duration::from_secs(20), |l| {
-        l.starts_with("PPTP-CLIENT tun")
-    })
-    .unwrap();
+    let pptp = test_client::spawn_tunnel(test_client_bin!(), &topo, "root", "123456").unwrap();
     // Through GRE, MPPE, the TUN device, the route and the NAT rules, both ways.
     let report = tool
         .udp_check(
