@@ -125,6 +125,12 @@ impl Egress {
         Ok(rules && forwarding)
     }
 
+    /// Whether [`cover`](Self::cover) would have to change the rules for `address`: they are
+    /// installed and do not cover it yet.
+    pub fn misses(&self, address: Ipv4Addr) -> bool {
+        self.installed && !self.plan.covers(address)
+    }
+
     /// Extends the rules to the client addresses among `addresses` that the pool does not
     /// cover yet (a static address from chap-secrets added while running): the plan gets
     /// their /32s and the rules are installed again (nftables: our table replaced in one

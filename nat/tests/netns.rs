@@ -808,7 +808,13 @@ fn role_gateway() {
     let mut egress = Egress::install(&config).unwrap();
     assert_eq!(udp_probe(&client, &server, 40006), None, "outside the pool");
     let client_ip = Ipv4Addr::new(10, 200, 1, 2);
+    assert!(egress.misses(client_ip), "outside the pool: missed");
+    assert!(
+        !egress.misses(Ipv4Addr::new(10, 200, 9, 1)),
+        "in the pool: covered"
+    );
     assert!(egress.cover(&[client_ip]).unwrap(), "rules extended");
+    assert!(!egress.misses(client_ip), "covered now");
     assert!(!egress.cover(&[client_ip]).unwrap(), "already covered");
     assert_eq!(
         udp_probe(&client, &server, 40007).as_deref(),

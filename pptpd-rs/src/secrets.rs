@@ -48,6 +48,9 @@ impl SecretsCache {
     }
 }
 
+/// What an authentication found: the client's entry and the chap-secrets file it came from.
+pub type Found = (SecretEntry, Arc<ChapSecrets>);
+
 /// One authentication's view of the secrets: remembers the entry it found so that
 /// the session can assign the address that entry allows.
 pub struct SecretsLookup<'a> {
@@ -55,7 +58,7 @@ pub struct SecretsLookup<'a> {
     path: &'a Path,
     server_name: &'a str,
     strip_domain: bool,
-    found: RefCell<Option<(SecretEntry, Arc<ChapSecrets>)>>,
+    found: RefCell<Option<Found>>,
 }
 
 impl<'a> SecretsLookup<'a> {
@@ -76,7 +79,7 @@ impl<'a> SecretsLookup<'a> {
     }
 
     /// The entry the last successful lookup found, with the file it came from.
-    pub fn take_found(&self) -> Option<(SecretEntry, Arc<ChapSecrets>)> {
+    pub fn take_found(&self) -> Option<Found> {
         self.found.borrow_mut().take()
     }
 }

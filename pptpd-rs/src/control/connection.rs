@@ -28,7 +28,7 @@ use super::session_table::LiveSession;
 use super::shared::Shared;
 use crate::datapath::session::{DataSession, SessionStats};
 use crate::datapath::{Command, DataEvent};
-use crate::secrets::SecretsLookup;
+use crate::secrets::{Found, SecretsLookup};
 use crate::settings::Settings;
 
 /// After SIGTERM, how long calls get to finish LCP termination before CDN and StopCCRQ.
@@ -136,10 +136,10 @@ impl Connection {
                     }
                 }
                 Some((call_id, event)) = events.recv() => {
-                    self.handle_data_event(Instant::now(), call_id, event);
+                    self.handle_data_event(Instant::now(), call_id, event).await;
                     // Take whatever else is waiting before driving the machines again.
                     while let Ok((call_id, event)) = events.try_recv() {
-                        self.handle_data_event(Instant::now(), call_id, event);
+                        self.handle_data_event(Instant::now(), call_id, event).await;
                     }
                 }
                 () = sleep => {
@@ -207,7 +207,7 @@ impl Connection {
         }
     }
 
-    fn handle_data_event(&mut self, now: Instant, call_id: CallId, event: DataEvent) {
+    async fn handle_data_event(&mut self, now: Instant, call_id: CallId, event: DataEvent) {
         let shared = self.shared.clone();
         let Some(call) = self.calls.iter_mut().find(|c| c.id == call_id) else {
             return;
@@ -218,14 +218,17 @@ impl Connection {
                     debug!("{}: rcvd {}", call.label(self.peer), describe_frame(&frame));
                 }
                 let settings = call.settings.clone();
-                let lookup = SecretsLookup::new(
-                    &shared.secrets,
-                    &settings.chap_secrets,
-                    &settings.link.server_name,
-                    settings.strip_domain,
-                );
-                call.link.handle_frame(now, &frame, &lookup);
-                self.after_auth_attempt(now, call_id, &lookup);
+                let found = {
+                    let lookup = SecretsLookup::new(
+                        &shared.secrets,
+                        &settings.chap_secrets,
+                        &settings.link.server_name,
+                        settings.strip_domain,
+                    );
+                    call.link.handle_frame(now, &frame, &lookup);
+                    lookup.take_found()
+                };
+                self.after_auth_attempt(now, call_id, found).await;
             }
             DataEvent::ResyncNeeded => call.link.request_mppe_reset(now),
         }
@@ -233,35 +236,43 @@ impl Connection {
 
     /// Handles `Authenticated` right away: the link needs its addresses before
     /// the next frame (ppp-core discards NCP frames until then).
-    fn after_auth_attempt(&mut self, now: Instant, call_id: CallId, lookup: &SecretsLookup<'_>) {
+    async fn after_auth_attempt(&mut self, now: Instant, call_id: CallId, found: Option<Found>) {
+        let shared = self.shared.clone();
         let Some(call) = self.calls.iter_mut().find(|c| c.id == call_id) else {
             return;
         };
-        let found = lookup.take_found();
         let mut deferred = Vec::new();
         while let Some(event) = call.link.poll_event() {
             match event {
                 Event::Authenticated { user } => {
-                    let mut pool = self.shared.pool();
-                    let assigned = match &found {
-                        Some((entry, secrets)) => {
-                            pool.set_reserved(secrets.static_addresses());
-                            pool.allocate_for(&entry.addresses)
-                        }
-                        None => Err(crate::pool::PoolError::NotPermitted),
+                    let assigned = {
+                        let mut pool = shared.pool();
+                        let client = match &found {
+                            Some((entry, secrets)) => {
+                                pool.set_reserved(secrets.static_addresses());
+                                pool.allocate_for(&entry.addresses)
+                            }
+                            None => Err(crate::pool::PoolError::NotPermitted),
+                        };
+                        client.map(|client| (client, pool.local_for(client)))
                     };
                     call.user = Some(user.clone());
                     match assigned {
-                        Ok(client) => {
-                            let local = pool.local_for(client);
-                            drop(pool);
-                            self.shared.cover_with_egress(client);
+                        Ok((client, local)) => {
+                            if shared.egress_misses(client) {
+                                // nft or iptables runs for milliseconds or more: not on the
+                                // thread every control connection shares.
+                                let shared = shared.clone();
+                                let _ = tokio::task::spawn_blocking(move || {
+                                    shared.cover_with_egress(client);
+                                })
+                                .await;
+                            }
                             call.client_ip = Some(client);
                             info!("{}: authenticated, address {client}", call.label(self.peer));
                             call.link.set_addresses(now, local, client);
                         }
                         Err(e) => {
-                            drop(pool);
                             warn!("{}: no address for {user}: {e}", call.label(self.peer));
                             call.link.close(now, LinkReason::NoAddress);
                         }

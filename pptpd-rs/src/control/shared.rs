@@ -89,10 +89,18 @@ impl Shared {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the egress rules must be extended for a client address
+    /// ([`cover_with_egress`](Self::cover_with_egress) would run the firewall tool).
+    pub fn egress_misses(&self, address: Ipv4Addr) -> bool {
+        let egress = self.egress.lock().unwrap_or_else(|e| e.into_inner());
+        egress.as_ref().is_some_and(|egress| egress.misses(address))
+    }
+
     /// Makes sure the egress rules cover a client address: a static address from
     /// chap-secrets may lie outside the pool and have been added since the rules were
-    /// installed (the file is re-read at each login). Runs the firewall tool (milliseconds)
-    /// only the first time such an address is seen.
+    /// installed (the file is re-read at each login). Runs the firewall tool (milliseconds,
+    /// more with iptables) the first time such an address is seen: call it off the runtime's
+    /// thread.
     pub fn cover_with_egress(&self, address: Ipv4Addr) {
         let mut egress = self.egress.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(egress) = egress.as_mut()
