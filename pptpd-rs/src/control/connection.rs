@@ -259,7 +259,7 @@ impl Connection {
                     call.user = Some(user.clone());
                     match assigned {
                         Ok((client, local)) => {
-                            if shared.egress_misses(client) {
+                            if shared.egress_may_miss(client) {
                                 // nft or iptables runs for milliseconds or more: not on the
                                 // thread every control connection shares.
                                 let shared = shared.clone();

@@ -4,7 +4,7 @@
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, TryLockError};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -89,11 +89,13 @@ impl Shared {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether the egress rules must be extended for a client address
-    /// ([`cover_with_egress`](Self::cover_with_egress) would run the firewall tool).
-    pub fn egress_misses(&self, address: Ipv4Addr) -> bool {
-        let egress = self.egress.lock().unwrap_or_else(|e| e.into_inner());
-        egress.as_ref().is_some_and(|egress| egress.misses(address))
+    /// Whether the egress rules may have to be extended for a client address
+    /// ([`cover_with_egress`](Self::cover_with_egress) would run the firewall tool). Never
+    /// waits: while the rules are busy (being checked, installed again or extended, which
+    /// runs the firewall tool) the answer is `true`, and `cover_with_egress`, called off the
+    /// runtime's thread, waits for them and finds out.
+    pub fn egress_may_miss(&self, address: Ipv4Addr) -> bool {
+        may_miss(&self.egress, address)
     }
 
     /// Makes sure the egress rules cover a client address: a static address from
@@ -166,10 +168,43 @@ impl Shared {
     }
 }
 
+/// [`Shared::egress_may_miss`] on the rules behind `egress`: `true` while they are locked.
+fn may_miss(egress: &Mutex<Option<nat::Egress>>, address: Ipv4Addr) -> bool {
+    let misses = |egress: &Option<nat::Egress>| egress.as_ref().is_some_and(|e| e.misses(address));
+    match egress.try_lock() {
+        Ok(egress) => misses(&egress),
+        Err(TryLockError::Poisoned(poisoned)) => misses(&poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => true,
+    }
+}
+
 /// [`nat::Egress::reapply`], with its outcome logged.
 fn reapply_logged(egress: &nat::Egress) {
     match egress.reapply() {
         Ok(()) => info!("egress rules and ip_forward re-applied"),
         Err(e) => error!("re-applying the egress rules failed: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_egress_question_never_waits_for_busy_rules() {
+        let egress = Mutex::new(None);
+        let client = Ipv4Addr::new(10, 77, 0, 5);
+        assert!(
+            !may_miss(&egress, client),
+            "no rules (nat no): nothing to extend"
+        );
+        let busy = egress.lock().unwrap();
+        // Held by this very thread: a blocking lock would never return.
+        assert!(
+            may_miss(&egress, client),
+            "busy rules: ask off the runtime's thread"
+        );
+        drop(busy);
+        assert!(!may_miss(&egress, client));
     }
 }
