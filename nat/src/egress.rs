@@ -141,9 +141,9 @@ impl Egress {
         let missing: Vec<Ipv4Addr> = addresses
             .iter()
             .copied()
-            .filter(|&a| !self.plan.covers(a))
+            .filter(|&a| self.misses(a))
             .collect();
-        if missing.is_empty() || !self.installed {
+        if missing.is_empty() {
             return Ok(false);
         }
         let plan = self.plan.with_addresses(&missing);
