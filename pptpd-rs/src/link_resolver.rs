@@ -32,9 +32,6 @@ use crate::ipsec_policies::IpsecPolicies;
 /// Errors of a lookup (not: "no usable answer", which is `Ok(None)`).
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    /// The netlink socket could not be opened.
-    #[error("netlink: {0}")]
-    Io(#[from] std::io::Error),
     /// A request failed in an unexpected way.
     #[error("netlink: {0}")]
     Netlink(#[from] rtnetlink::Error),
@@ -50,13 +47,6 @@ pub struct LinkResolver {
 }
 
 impl LinkResolver {
-    /// Connects to rtnetlink (spawning its connection task on the current tokio runtime).
-    pub fn connect() -> Result<Self, ResolveError> {
-        let (connection, handle, _) = rtnetlink::new_connection()?;
-        tokio::spawn(connection);
-        Ok(Self::with_handle(handle))
-    }
-
     /// A resolver asking over an rtnetlink connection that is already open.
     pub fn with_handle(handle: Handle) -> Self {
         Self {
@@ -261,7 +251,9 @@ mod tests {
             let ifindex = nix::net::if_::if_nametoindex("la").unwrap();
             let local = Ipv4Addr::new(10, 77, 0, 1);
             runtime().block_on(async {
-                let resolver = LinkResolver::connect().unwrap();
+                let (connection, handle, _) = rtnetlink::new_connection().unwrap();
+                tokio::spawn(connection);
+                let resolver = LinkResolver::with_handle(handle);
                 let on_link = Ipv4Addr::new(10, 77, 0, 2);
                 assert_eq!(resolver.resolve(on_link, local).await.unwrap(), None);
                 // Any datagram makes the kernel resolve the neighbour.
