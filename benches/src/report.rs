@@ -264,6 +264,8 @@ pub struct Settings {
     pub gateway: String,
     /// Extra pptpd.conf lines the gateway ran with.
     pub gateway_conf: Vec<String>,
+    /// Software coalescing of the gateway's receive interrupts, µs (0: none).
+    pub irq_coalesce_us: u32,
     /// Quick mode.
     pub quick: bool,
 }
@@ -367,11 +369,15 @@ impl Report {
                         // The placement of the two vCPUs moves this figure by up to a tenth:
                         // shown beside it (see benches/README.md, Caveats).
                         measured: format!(
-                            "{:.0} % ({:.0} of {:.0} pps; c0-c1 {} ns)",
+                            "{:.0} % ({:.0} of {:.0} pps; c0-c1 {} ns{})",
                             share * 100.0,
                             cell.pps,
                             crypto,
-                            core_latency_text(&cell.core_to_core_ns)
+                            core_latency_text(&cell.core_to_core_ns),
+                            match self.settings.irq_coalesce_us {
+                                0 => String::new(),
+                                us => format!("; irq coalescing {us} us"),
+                            }
                         ),
                         verdict: if share >= 0.70 {
                             Verdict::Pass
@@ -489,6 +495,11 @@ impl Report {
                 self.settings.gateway_conf.join("; ")
             );
         }
+        let _ = writeln!(
+            out,
+            "{}",
+            irq_coalescing_text(self.settings.irq_coalesce_us)
+        );
         let _ = writeln!(
             out,
             "sizes are IPv4 datagram bytes (what the tunnel carries); Mbit/s = datagram bits; rates counted at the receiver"
@@ -693,6 +704,17 @@ fn core_latency_text(ns: &[Option<f64>; 2]) -> String {
         .join("/")
 }
 
+/// The header line saying how the gateway's receive interrupts were taken.
+fn irq_coalescing_text(micros: u32) -> String {
+    match micros {
+        0 => "gateway veths: no interrupt coalescing (--irq-coalesce-us models a tuned NIC)".into(),
+        us => format!(
+            "gateway veths: receive interrupts coalesced in software, {us} us \
+             (napi_defer_hard_irqs, gro_flush_timeout)"
+        ),
+    }
+}
+
 fn not_measured(goal: String) -> Goal {
     Goal {
         goal,
@@ -853,5 +875,11 @@ mod tests {
     fn core_latencies_read_before_slash_after() {
         assert_eq!(core_latency_text(&[Some(193.4), Some(47.6)]), "193/48");
         assert_eq!(core_latency_text(&[None, Some(180.0)]), "-/180");
+    }
+
+    #[test]
+    fn the_header_says_whether_interrupts_were_coalesced() {
+        assert!(irq_coalescing_text(0).contains("no interrupt coalescing"));
+        assert!(irq_coalescing_text(100).contains("coalesced in software, 100 us"));
     }
 }

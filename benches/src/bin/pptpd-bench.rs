@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use pptpd_benches::cpu::{self, GATEWAY_CORE, TRAFFIC_CORE, online_cores, pin_current_thread};
 use pptpd_benches::crypto_bound;
-use pptpd_benches::namespace::{GATEWAY_ONLY, steer_receive_processing};
+use pptpd_benches::namespace::{GATEWAY_ONLY, coalesce_interrupts, steer_receive_processing};
 use pptpd_benches::report::{Direction, Machine, Report, Settings};
 use pptpd_benches::sessions;
 use pptpd_benches::throughput::{self, Cell, PptpdRun, grid};
@@ -82,6 +82,11 @@ struct Args {
     /// Skip the two-worker rows.
     #[arg(long)]
     no_scaling: bool,
+    /// Coalesce the gateway's receive interrupts in software for this many µs, as an operator
+    /// tunes a NIC (`napi_defer_hard_irqs`, `gro_flush_timeout`); 0: every packet that finds
+    /// the gateway's queue empty interrupts it [default: 0].
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    irq_coalesce_us: u32,
 }
 
 fn main() -> ExitCode {
@@ -194,6 +199,7 @@ fn run(args: &Args) -> anyhow::Result<Report> {
             sessions: session_counts.clone(),
             gateway: gateway.display().to_string(),
             gateway_conf: args.gateway_conf.clone(),
+            irq_coalesce_us: args.irq_coalesce_us,
             quick,
         },
         crypto_bound: Vec::new(),
@@ -212,6 +218,9 @@ fn run(args: &Args) -> anyhow::Result<Report> {
         .build()
         .context("setting up the namespaces")?;
     steer_receive_processing(&topology, GATEWAY_ONLY)?;
+    if args.irq_coalesce_us > 0 {
+        coalesce_interrupts(&topology, args.irq_coalesce_us)?;
+    }
     pin_current_thread(&[TRAFFIC_CORE])?;
 
     if wants(Only::Limits) || wants(Only::Throughput) {
