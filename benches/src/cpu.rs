@@ -64,6 +64,35 @@ pub fn ticks_per_second() -> f64 {
     }
 }
 
+/// Function-call interrupts received by each core (`CAL` in `/proc/interrupts`): the
+/// inter-core interrupts through which RPS hands a core its packets (and remote wake-ups).
+pub fn core_call_interrupts() -> Result<Vec<u64>> {
+    let text = read("/proc/interrupts")?;
+    Ok(parse_call_interrupts(&text))
+}
+
+/// [`core_call_interrupts`] from the text of `/proc/interrupts`: the `CAL:` row, one count per
+/// `CPUn` column of the header (empty without such a row).
+pub fn parse_call_interrupts(text: &str) -> Vec<u64> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let cores = header
+        .split_whitespace()
+        .filter(|w| w.starts_with("CPU"))
+        .count();
+    lines
+        .find_map(|l| l.trim_start().strip_prefix("CAL:"))
+        .map(|row| {
+            row.split_whitespace()
+                .take(cores)
+                .map_while(|w| w.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Not-busy ticks of each core (idle + iowait + steal), from `/proc/stat`.
 ///
 /// Busy time is what remains of the wall-clock time. The kernel keeps idle time exactly (with a
@@ -218,6 +247,7 @@ pub struct CpuSnapshot {
     cores: Vec<u64>,
     gateway: Option<u64>,
     others: std::collections::HashMap<u32, u64>,
+    call_interrupts: Vec<u64>,
 }
 
 /// CPU use between two snapshots.
@@ -232,6 +262,8 @@ pub struct CpuUsage {
     /// CPU seconds of every other user-space process (not the benchmark, not the gateway):
     /// noise.
     pub other_seconds: f64,
+    /// Function-call interrupts each core received (empty if `/proc/interrupts` has none).
+    pub core_call_interrupts: Vec<u64>,
 }
 
 impl CpuSnapshot {
@@ -249,6 +281,8 @@ impl CpuSnapshot {
             cores: core_idle_ticks()?,
             gateway,
             others: other_process_ticks(&ours),
+            // A figure to show, not one to fail on: missing counts show as "-".
+            call_interrupts: core_call_interrupts().unwrap_or_default(),
         })
     }
 
@@ -274,6 +308,12 @@ impl CpuSnapshot {
                 .map(|(pid, &b)| b.saturating_sub(self.others.get(pid).copied().unwrap_or(0)))
                 .sum::<u64>() as f64
                 / hz,
+            core_call_interrupts: self
+                .call_interrupts
+                .iter()
+                .zip(&later.call_interrupts)
+                .map(|(a, b)| b.saturating_sub(*a))
+                .collect(),
         }
     }
 }
@@ -304,6 +344,21 @@ mod tests {
                     cpu1 10 0 0 100 0 0 1 0 0 0\n\
                     intr 123\n";
         assert_eq!(parse_core_idle_ticks(stat), vec![100 + 5 + 8, 100]);
+    }
+
+    #[test]
+    fn call_interrupts_are_the_cal_row_per_cpu_column() {
+        let text = "           CPU0       CPU1       \n  \
+                      0:         44          0   IO-APIC   2-edge      timer\n\
+                    LOC:     123456     654321   Local timer interrupts\n\
+                    CAL:      99664       6262   Function call interrupts\n\
+                    TLB:          5          7   TLB shootdowns\n";
+        assert_eq!(parse_call_interrupts(text), vec![99664, 6262]);
+        assert_eq!(
+            parse_call_interrupts("           CPU0\nLOC: 1\n"),
+            Vec::<u64>::new()
+        );
+        assert_eq!(parse_call_interrupts(""), Vec::<u64>::new());
     }
 
     #[test]
@@ -349,5 +404,6 @@ mod tests {
         assert!(rss_bytes(me).unwrap() > 0);
         process_ticks(me).unwrap();
         assert!(!core_idle_ticks().unwrap().is_empty());
+        assert_eq!(core_call_interrupts().unwrap().len(), online_cores());
     }
 }

@@ -112,6 +112,9 @@ pub struct CellReport {
     /// One-way cache-line time between cores 0 and 1 before and after the cell, in
     /// nanoseconds (`null`: not measured); see `core_latency`.
     pub core_to_core_ns: [Option<f64>; 2],
+    /// Function-call interrupts core 0 received per delivered datagram while measuring
+    /// (`null`: not counted): the RPS hand-over of packets to the gateway core.
+    pub core0_interrupts_per_packet: Option<f64>,
 }
 
 /// How one cell was run, for [`CellReport::new`].
@@ -187,6 +190,12 @@ impl CellReport {
             drops: Default::default(),
             stream_exhausted: measured.exhausted,
             core_to_core_ns: measured.core_to_core_ns,
+            core0_interrupts_per_packet: measured
+                .cpu
+                .core_call_interrupts
+                .first()
+                .filter(|_| received > 0)
+                .map(|&n| n as f64 / received as f64),
         }
     }
 }
@@ -778,6 +787,8 @@ fn cells(out: &mut String, cells: &[CellReport]) {
                     "-".into()
                 },
                 core_latency_text(&c.core_to_core_ns),
+                c.core0_interrupts_per_packet
+                    .map_or("-".into(), |n| format!("{n:.2}")),
                 format!("{}/{}{flags}", c.verified - c.verify_failed, c.verified),
             ]
         })
@@ -799,6 +810,7 @@ fn cells(out: &mut String, cells: &[CellReport]) {
             "other %",
             "kpps/worker",
             "c0-c1 ns",
+            "IPI/pkt c0",
             "checked ok",
         ],
         &rows,
