@@ -169,12 +169,19 @@ impl Pair {
         }
     }
 
+    /// Whether a receiver that never decrypts a packet with `header` misses a key change it
+    /// cannot count: stateful mode, the A bit of a CCP reset (a flag packet's key change is
+    /// counted from the coherency counts).
+    fn uncountable_key_change(&self, header: &MppeHeader) -> bool {
+        let flag_packet = header.coherency_count & 0x00ff == 0x00ff;
+        !self.stateless && header.flushed && !flag_packet
+    }
+
     /// Encrypts `payload` and loses the packet.
     fn lose(&mut self, payload: &[u8]) {
         let sent = self.encrypt(payload);
         let header = MppeHeader::decode(&sent.packet).expect("we built the header");
-        let flag_packet = header.coherency_count & 0x00ff == 0x00ff;
-        if !self.stateless && header.flushed && !flag_packet {
+        if self.uncountable_key_change(&header) {
             self.diverged = true;
         }
         if self.lost.len() == LOST_KEPT {
@@ -200,7 +207,13 @@ impl Pair {
         // that happens to be next in line.
         let in_line = gap == 0 && !self.decryptor.needs_reset_request();
         let expect_plain = self.stateless || in_line || header.flushed;
-        match self.receive(&sent.packet) {
+        let result = self.receive(&sent.packet);
+        if result.is_err() && self.uncountable_key_change(&header) {
+            // Refused (too far ahead to tell from a late packet, say): to the receiver the
+            // reset's key change is as lost as the packet.
+            self.diverged = true;
+        }
+        match result {
             Ok(plain) => {
                 if strict {
                     assert_eq!(plain, sent.plain, "decrypt(encrypt(x)) != x ({header:?})");
