@@ -177,7 +177,8 @@ fn the_gateway_does_its_job_with_only_the_capabilities_the_unit_leaves() {
         ),
     );
 
-    let config = GatewayConfig::default();
+    // Two workers: the TUN steering program is loaded too (CAP_BPF).
+    let config = GatewayConfig::default().conf("workers 2");
     let conf = config.write(topo.workdir()).unwrap();
     let check = topo
         .gw()
@@ -203,6 +204,9 @@ fn the_gateway_does_its_job_with_only_the_capabilities_the_unit_leaves() {
         .find_map(|l| l.strip_prefix("CapBnd:"))
         .map(|v| u64::from_str_radix(v.trim(), 16).unwrap());
     assert_eq!(bounding, Some(expected_mask(&caps)), "{status}");
+    gateway
+        .wait_for_log(Duration::from_secs(5), |l| l.contains("TUN steering on"))
+        .expect("the unit's capabilities let the daemon steer its TUN queues");
 
     let tool: NetnsTool = netns_tool!();
     let echo_log = topo.path("udp.log");
@@ -243,6 +247,7 @@ fn expected_mask(caps: &str) -> u64 {
             "CAP_NET_BIND_SERVICE" => 10,
             "CAP_NET_ADMIN" => 12,
             "CAP_NET_RAW" => 13,
+            "CAP_BPF" => 39,
             other => panic!("{other}: add its number (capabilities(7))"),
         })
         .fold(0u64, |mask, bit| mask | 1 << bit)

@@ -13,7 +13,7 @@
 //! `recvmmsg`/`sendmmsg` move up to [`BATCH`] datagrams per system call. The
 //! rings own fixed buffers allocated once, so nothing is allocated per packet.
 //! This is one of the two modules of the daemon that need `unsafe` (the other is
-//! the TUN device): the `mmsghdr`/`iovec` arrays point into buffers the ring owns.
+//! `tun_steering`, for bpf(2)): the `mmsghdr`/`iovec` arrays point into buffers the ring owns.
 #![allow(unsafe_code)]
 
 use std::io;

@@ -1,8 +1,9 @@
 //! Hand-off of downstream packets between workers.
 //!
 //! The kernel picks the TUN queue a packet leaves on; usually that is the queue
-//! of the worker owning the destination's session (see `tun_device`), but not
-//! always. A worker that reads a packet for another worker's session copies it
+//! of the worker owning the destination's session (see `tun_steering` and
+//! `tun_device`), but not always: without the steering program, or for a
+//! moment after a client's address moves to another call. A worker that reads a packet for another worker's session copies it
 //! into a buffer from the owner's free list and queues it to the owner, so that
 //! only the owner ever touches the session's cipher state. Buffers are
 //! allocated once and recycled: nothing is allocated per packet. When the

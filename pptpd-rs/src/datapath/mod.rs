@@ -13,24 +13,28 @@ pub mod handoff;
 pub mod session;
 pub mod tun_coalesce;
 pub mod tun_device;
+pub mod tun_steering;
 pub mod wake;
 pub mod worker;
 
+use std::collections::HashMap;
 use std::io;
 use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use mschap::MppeConfig;
 use pptp_proto::CallId;
-use tracing::warn;
+use tracing::{info, warn};
 
 use frame_socket::{FrameSocket, LinkRoute};
 use gre_socket::GreSocket;
 use handoff::Handoff;
 use session::DataSession;
 use tun_device::TunQueue;
+use tun_steering::TunSteering;
 use wake::Wake;
 use worker::Worker;
 
@@ -122,10 +126,18 @@ struct WorkerHandle {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Client addresses the TUN steering map can hold: one per possible call.
+const STEERED_CLIENTS: u32 = 1 << 16;
+
 /// The running workers.
 pub struct DataPlane {
     workers: Vec<WorkerHandle>,
     direct: bool,
+    /// With several workers, what steers each client's packets to its worker's TUN queue.
+    steering: Option<TunSteering>,
+    /// The call each steered client address belongs to (a newer call may take an address
+    /// before the older one's route is removed).
+    steered: Mutex<HashMap<Ipv4Addr, CallId>>,
 }
 
 impl DataPlane {
@@ -151,6 +163,7 @@ impl DataPlane {
         };
         let direct = !frame_sockets.is_empty();
         let mut frame_sockets = frame_sockets.into_iter();
+        let steering = if n > 1 { steer(&tun_queues) } else { None };
         let shards = u16::try_from(n).map_err(|_| io::Error::other("too many workers"))?;
         let wakes: Vec<Arc<Wake>> = (0..n)
             .map(|_| Wake::new().map(Arc::new))
@@ -183,7 +196,12 @@ impl DataPlane {
                 thread: Mutex::new(Some(thread)),
             });
         }
-        Ok(Self { workers, direct })
+        Ok(Self {
+            workers,
+            direct,
+            steering,
+            steered: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Whether the workers send data as finished frames (`gre-direct yes` and a
@@ -218,6 +236,13 @@ impl DataPlane {
     /// Routes `client` to the call on every worker.
     pub fn add_route(&self, client: Ipv4Addr, call_id: CallId) {
         let owner = self.owner(call_id);
+        if let Some(steering) = &self.steering {
+            let mut steered = self.steered.lock().unwrap_or_else(|e| e.into_inner());
+            steered.insert(client, call_id);
+            if let Err(e) = steering.set(client, owner as u32) {
+                warn!("TUN steering: {client} not added ({e}); its packets are handed over");
+            }
+        }
         for i in 0..self.workers.len() {
             self.send_to(
                 i,
@@ -232,6 +257,15 @@ impl DataPlane {
 
     /// Removes `client`'s route on every worker.
     pub fn remove_route(&self, client: Ipv4Addr, call_id: CallId) {
+        if let Some(steering) = &self.steering {
+            let mut steered = self.steered.lock().unwrap_or_else(|e| e.into_inner());
+            if steered.get(&client) == Some(&call_id) {
+                steered.remove(&client);
+                if let Err(e) = steering.remove(client) {
+                    warn!("TUN steering: {client} not removed: {e}");
+                }
+            }
+        }
         for i in 0..self.workers.len() {
             self.send_to(i, Command::RouteDel { client, call_id });
         }
@@ -247,6 +281,30 @@ impl DataPlane {
             if let Some(t) = thread {
                 let _ = t.join();
             }
+        }
+    }
+}
+
+/// Loads and attaches the TUN steering program; `None`, with the reason logged, where the
+/// kernel or the capabilities do not allow it (the workers then hand packets over).
+fn steer(queues: &[TunQueue]) -> Option<TunSteering> {
+    let steered = TunSteering::load(STEERED_CLIENTS).and_then(|steering| {
+        if let Some(queue) = queues.first() {
+            steering.attach(queue.as_fd())?;
+        }
+        Ok(steering)
+    });
+    match steered {
+        Ok(steering) => {
+            info!("TUN steering on: each client's packets leave on its worker's queue");
+            Some(steering)
+        }
+        Err(e) => {
+            info!(
+                "TUN steering off ({e}; it needs CAP_BPF): the kernel spreads packets over \
+                 the queues by flow and workers hand over the ones that are not theirs"
+            );
+            None
         }
     }
 }

@@ -3,10 +3,13 @@
 //!
 //! It is created multi-queue (IFF_MULTI_QUEUE) with one queue per data-path
 //! worker, so that each worker reads and writes its own file descriptor and no
-//! two threads share one. The kernel spreads packets leaving through the device
-//! over the queues by flow hash and remembers, per flow, the queue that last
-//! wrote a packet of it; since a flow's upstream packets are written by the
-//! worker that owns its session, the replies mostly come back to that worker.
+//! two threads share one. With several workers, a steering program
+//! ([`super::tun_steering`]) sends each packet leaving through the device to the
+//! queue of the worker that owns its destination's session. Without it (no
+//! CAP_BPF) the kernel spreads them over the queues by flow hash and remembers,
+//! per flow, the queue that last wrote a packet of it; since a flow's upstream
+//! packets are written by the worker that owns its session, the replies mostly
+//! come back to that worker.
 //! The device is not persistent: it vanishes, with its addresses and routes,
 //! when the process exits, even after SIGKILL.
 //!
