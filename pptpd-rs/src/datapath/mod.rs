@@ -133,7 +133,7 @@ const STEERED_CLIENTS: u32 = 1 << 16;
 pub struct DataPlane {
     workers: Vec<WorkerHandle>,
     direct: bool,
-    /// With several workers, what steers each client's packets to its worker's TUN queue.
+    /// What steers each client's packets to its worker's TUN queue (`None`: not allowed here).
     steering: Option<TunSteering>,
     /// The call each steered client address belongs to (a newer call may take an address
     /// before the older one's route is removed).
@@ -163,7 +163,7 @@ impl DataPlane {
         };
         let direct = !frame_sockets.is_empty();
         let mut frame_sockets = frame_sockets.into_iter();
-        let steering = if n > 1 { steer(&tun_queues) } else { None };
+        let steering = steer(&tun_queues);
         let shards = u16::try_from(n).map_err(|_| io::Error::other("too many workers"))?;
         let wakes: Vec<Arc<Wake>> = (0..n)
             .map(|_| Wake::new().map(Arc::new))

@@ -3,10 +3,10 @@
 //!
 //! It is created multi-queue (IFF_MULTI_QUEUE) with one queue per data-path
 //! worker, so that each worker reads and writes its own file descriptor and no
-//! two threads share one. With several workers, a steering program
-//! ([`super::tun_steering`]) sends each packet leaving through the device to the
-//! queue of the worker that owns its destination's session. Without it (no
-//! CAP_BPF) the kernel spreads them over the queues by flow hash and remembers,
+//! two threads share one. A steering program ([`super::tun_steering`]) sends each
+//! packet leaving through the device to the queue of the worker that owns its
+//! destination's session. Without it (no CAP_BPF) the kernel spreads them over
+//! the queues by a flow hash computed for every packet, and remembers,
 //! per flow, the queue that last wrote a packet of it; since a flow's upstream
 //! packets are written by the worker that owns its session, the replies mostly
 //! come back to that worker.

@@ -4,8 +4,9 @@
 //! number of queues is the queue) that reads the IPv4 destination and looks it up in a hash
 //! map the control plane fills as clients get their addresses (`bpf(2)`, `BPF_MAP_TYPE_HASH`).
 //!
-//! Without it the kernel picks the queue by a flow hash computed for every packet, and a packet
-//! read by the wrong worker is handed off (see `handoff`). The hand-off stays, for the moments
+//! Without it the kernel picks the queue by a flow hash computed for every packet (even with a
+//! single queue: the program is cheaper, so one worker loads it too), and a packet read by the
+//! wrong worker is handed off (see `handoff`). The hand-off stays, for the moments
 //! a map entry lags behind a route; an address the map does not know goes to queue 0.
 //!
 //! One of the two modules of the daemon that need `unsafe` (with `gre_socket`): bpf(2) and the
