@@ -16,10 +16,14 @@ tests/vm/build-guest.sh >/dev/null
 
 step "format"
 cargo fmt --all --check
+cargo fmt --manifest-path fuzz/Cargo.toml --check
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets --locked -- -D warnings
 step "tests"
 cargo test --workspace --locked
+step "fuzz harnesses: every committed seed replayed, the seeds up to date"
+cargo test --manifest-path fuzz/Cargo.toml --locked
 step "benchmarks, once each"
 cargo test --workspace --benches --locked
 step "fuzzing, briefly (every target from its seeds)"

@@ -41,6 +41,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("mppe_roundtrip", mppe::mppe_roundtrip),
     ("datapath_session", datapath::datapath_session),
     ("tun_coalesce", tun::tun_coalesce),
+    ("tun_read", tun::tun_read),
     ("config_pptpd_conf", config::pptpd_conf),
     ("config_ppp_options", config::ppp_options),
     ("config_chap_secrets", config::chap_secrets),

@@ -239,6 +239,7 @@ pub fn all_seeds(pcap: &[u8], config_files: &[(String, String)]) -> Vec<Seed> {
     mppe_roundtrip_seeds(&mut seeds);
     datapath_seeds(&mut seeds);
     tun_coalesce_seeds(&mut seeds);
+    tun_read_seeds(&mut seeds);
     config_seeds(config_files, &mut seeds);
     seeds
 }
@@ -596,6 +597,35 @@ fn tun_coalesce_seeds(seeds: &mut Vec<Seed>) {
         "interleaved",
         interleaved.into_bytes(),
     ));
+}
+
+/// `tun_read` seeds: the writes the coalescer makes of the `tun_coalesce` seeds (trains and lone
+/// packets behind their virtio-net headers, what the kernel hands back for a forwarded train),
+/// and a lone packet whose checksum the kernel left partial.
+fn tun_read_seeds(seeds: &mut Vec<Seed>) {
+    let mut coalesce = Vec::new();
+    tun_coalesce_seeds(&mut coalesce);
+    for seed in &coalesce {
+        for (i, write) in crate::tun::coalesced_writes(&seed.bytes)
+            .into_iter()
+            .enumerate()
+        {
+            seeds.push(Seed::new("tun_read", format!("{}-{i}", seed.name), write));
+        }
+    }
+    // UDP 10.64.0.2:4000 -> 198.51.100.2:80, 16 octets of payload; the checksum field holds
+    // the folded pseudo-header sum (NEEDS_CSUM, csum_start 20, csum_offset 6).
+    let mut read = vec![1u8, 0, 0, 0, 0, 0, 20, 0, 6, 0];
+    let mut packet = vec![0u8; 44];
+    packet[..20].copy_from_slice(&[
+        0x45, 0, 0, 44, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 64, 0, 2, 198, 51, 100, 2,
+    ]);
+    packet[20..26].copy_from_slice(&[0x0f, 0xa0, 0, 80, 0, 24]);
+    let pseudo: u32 = [0x0a40u32, 0x0002, 0xc633, 0x6402, 17, 24].iter().sum();
+    let folded = (pseudo & 0xffff) + (pseudo >> 16);
+    packet[26..28].copy_from_slice(&u16::try_from(folded).unwrap_or(0).to_be_bytes());
+    read.extend_from_slice(&packet);
+    seeds.push(Seed::new("tun_read", "partial-checksum", read));
 }
 
 /// The daemon's test config files, by kind, and address lists.

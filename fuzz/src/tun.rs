@@ -1,9 +1,12 @@
-//! Harness for the TUN write coalescer (`pptpd::datapath::tun_coalesce`): the packets a
-//! worker writes after decryption are whatever a client sent, so the coalescer parses
-//! untrusted IPv4/TCP/UDP headers.
+//! Harnesses for the TUN device's packet handling: the write coalescer
+//! (`pptpd::datapath::tun_coalesce`; the packets a worker writes after decryption are whatever a
+//! client sent, so the coalescer parses untrusted IPv4/TCP/UDP headers) and the reader of
+//! offloaded reads (`pptpd::datapath::tun_read`; what the kernel hands over comes from the
+//! internet, and its virtio-net header's offsets point into it).
 
-use internet_checksum::Checksum;
+use pptpd::datapath::checksum::Checksum;
 use pptpd::datapath::tun_coalesce::{VIRTIO_NET_HDR_LEN, WriteCoalescer};
+use pptpd::datapath::tun_read::{self, TunRead};
 
 use crate::input::Input;
 
@@ -19,11 +22,20 @@ pub fn tun_coalesce(data: &[u8]) {
 
 /// Runs [`tun_coalesce`] and returns how many writes the packets became.
 pub fn writes(data: &[u8]) -> usize {
+    run_coalescer(data).len()
+}
+
+/// The writes (virtio-net header and packet or train) that [`tun_coalesce`] makes of `data`.
+pub fn coalesced_writes(data: &[u8]) -> Vec<Vec<u8>> {
+    run_coalescer(data)
+}
+
+fn run_coalescer(data: &[u8]) -> Vec<Vec<u8>> {
     let mut input = Input::new(data);
     let mut coalescer = WriteCoalescer::new(64);
     let mut pushed = Vec::new();
     let mut rounds = 0;
-    let mut writes = 0;
+    let mut writes = Vec::new();
     while let (Some(op), Some(chunk)) = (input.byte(), input.chunk()) {
         let mut packet = chunk.to_vec();
         if op & 1 == 1 {
@@ -32,7 +44,7 @@ pub fn writes(data: &[u8]) -> usize {
         coalescer.push(&packet);
         pushed.push(packet);
         if coalescer.is_full() {
-            writes += check_round(&mut coalescer, &pushed);
+            check_round(&mut coalescer, &pushed, &mut writes);
             pushed.clear();
             rounds += 1;
         }
@@ -40,17 +52,18 @@ pub fn writes(data: &[u8]) -> usize {
             break;
         }
     }
-    writes + check_round(&mut coalescer, &pushed)
+    check_round(&mut coalescer, &pushed, &mut writes);
+    writes
 }
 
-/// Drains one round, checks that every octet that went in comes out, and returns the
-/// number of writes.
-fn check_round(coalescer: &mut WriteCoalescer, pushed: &[Vec<u8>]) -> usize {
+/// Drains one round into `out` and checks that every octet that went in comes out.
+fn check_round(coalescer: &mut WriteCoalescer, pushed: &[Vec<u8>], out: &mut Vec<Vec<u8>>) {
     assert_eq!(coalescer.packets(), pushed.len());
     let mut octets = 0usize;
     let mut writes = 0usize;
     coalescer.drain(|write| {
         writes += 1;
+        out.push(write.to_vec());
         let (header, packet) = write.split_at(VIRTIO_NET_HDR_LEN);
         if header[1] == 0 {
             assert_eq!(
@@ -78,7 +91,6 @@ fn check_round(coalescer: &mut WriteCoalescer, pushed: &[Vec<u8>]) -> usize {
         pushed.iter().map(Vec::len).sum::<usize>(),
         "octets lost or made up"
     );
-    writes
 }
 
 /// Rewrites the IPv4 header checksum and, for TCP or UDP, the transport checksum of `packet`
@@ -112,4 +124,54 @@ fn fix_checksums(packet: &mut [u8]) {
     l4.add_bytes(&packet[ihl..]);
     let sum = l4.checksum();
     packet[ihl + checksum_at..ihl + checksum_at + 2].copy_from_slice(&sum);
+}
+
+/// Room the data path leaves in front of each split packet (its headroom).
+const SPLIT_OFFSET: usize = 26;
+/// Size of each buffer a train is split into (the data path's send slot).
+const SPLIT_SLOT: usize = 2048;
+
+/// `tun_read`: the input is one read of an offload queue, virtio-net header first. Whatever it
+/// holds, nothing panics; a lone packet keeps its length and every octet outside a completed
+/// checksum field; a split train keeps its addresses and its payload octets, in slots it fits.
+pub fn tun_read(data: &[u8]) {
+    let mut read = data.to_vec();
+    let mut storage = vec![[0u8; SPLIT_SLOT]; 64];
+    let mut sizes = [0usize; 64];
+    let mut out: Vec<&mut [u8]> = storage.iter_mut().map(|b| b.as_mut_slice()).collect();
+    let Ok(what) = tun_read::take(&mut read, &mut out, &mut sizes, SPLIT_OFFSET) else {
+        return;
+    };
+    let packet_in = &data[VIRTIO_NET_HDR_LEN..];
+    match what {
+        TunRead::Packet(len) => {
+            assert_eq!(len, packet_in.len(), "a lone packet keeps its length");
+            let packet = tun_read::packet(&read, len).expect("the packet is in the read");
+            let needs_checksum = data[0] & 1 == 1;
+            let at = usize::from(u16::from_ne_bytes([data[6], data[7]]))
+                + usize::from(u16::from_ne_bytes([data[8], data[9]]));
+            for (i, (got, was)) in packet.iter().zip(packet_in).enumerate() {
+                if !(needs_checksum && (at..at + 2).contains(&i)) {
+                    assert_eq!(got, was, "octet {i} changed");
+                }
+            }
+        }
+        TunRead::Split(n) => {
+            assert!((1..=64).contains(&n), "{n} packets");
+            let csum_start = usize::from(u16::from_ne_bytes([data[6], data[7]]));
+            let headers = csum_start
+                + match data[1] & 0x7f {
+                    1 => usize::from(packet_in[csum_start + 12] >> 4) * 4,
+                    _ => 8,
+                };
+            let mut payload = 0;
+            for (buf, &size) in storage.iter().zip(&sizes).take(n) {
+                let packet = &buf[SPLIT_OFFSET..SPLIT_OFFSET + size];
+                assert!(size >= headers, "a segment holds its headers");
+                assert_eq!(packet[12..20], packet_in[12..20], "addresses kept");
+                payload += size - headers;
+            }
+            assert_eq!(payload, packet_in.len() - headers, "payload octets kept");
+        }
+    }
 }

@@ -148,3 +148,31 @@ fn tun_coalesce_seeds_form_trains() {
         assert_eq!(pptpd_fuzz::tun::writes(&data), writes, "{seed}");
     }
 }
+
+#[test]
+fn tun_read_seeds_split_into_the_packets_of_their_trains() {
+    use pptpd::datapath::tun_read::{self, TunRead};
+    // udp-run: one train of 6 datagrams; tcp-run: PSH ends the first train after 4 segments;
+    // partial-checksum: a lone datagram whose checksum is completed.
+    for (seed, expected) in [
+        ("udp-run-0", TunRead::Split(6)),
+        ("tcp-run-0", TunRead::Split(4)),
+        ("tcp-run-1", TunRead::Split(2)),
+        ("partial-checksum", TunRead::Packet(44)),
+    ] {
+        let mut read = fs::read(seeds_dir().join("tun_read").join(seed)).expect("seed");
+        let mut storage = vec![[0u8; 2048]; 64];
+        let mut sizes = [0usize; 64];
+        let mut out: Vec<&mut [u8]> = storage.iter_mut().map(|b| b.as_mut_slice()).collect();
+        let what = tun_read::take(&mut read, &mut out, &mut sizes, 0).expect(seed);
+        assert_eq!(what, expected, "{seed}");
+        if let TunRead::Packet(len) = what {
+            let packet = tun_read::packet(&read, len).expect("packet");
+            let mut sum = pptpd::datapath::checksum::Checksum::new();
+            sum.add_bytes(&packet[12..20]);
+            sum.add_bytes(&[0, 17, 0, 24]);
+            sum.add_bytes(&packet[20..]);
+            assert_eq!(sum.checksum(), [0, 0], "completed UDP checksum");
+        }
+    }
+}

@@ -138,7 +138,9 @@ pub fn write_frame_header(
 
 /// The RFC 791 header checksum of `header` (its checksum field taken as is).
 pub fn ipv4_header_checksum(header: &[u8]) -> u16 {
-    u16::from_be_bytes(internet_checksum::checksum(header))
+    let mut sum = super::checksum::Checksum::new();
+    sum.add_bytes(header);
+    u16::from_be_bytes(sum.checksum())
 }
 
 /// A packet socket that only sends (protocol 0: the kernel delivers it nothing).

@@ -6,6 +6,7 @@
 //! [`Command`]s and hears back through each session's [`EventSender`]. See
 //! `worker` for the loop and `session` for the per-packet work.
 
+pub mod checksum;
 pub mod clock;
 pub mod frame_socket;
 pub mod gre_socket;
@@ -13,6 +14,7 @@ pub mod handoff;
 pub mod session;
 pub mod tun_coalesce;
 pub mod tun_device;
+pub mod tun_read;
 pub mod tun_steering;
 pub mod wake;
 pub mod worker;

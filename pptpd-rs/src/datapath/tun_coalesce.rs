@@ -20,7 +20,7 @@
 //! A train of one packet is written as it came, behind an empty header. Buffers are
 //! allocated once, with room for a whole train: nothing is allocated per packet.
 
-use internet_checksum::Checksum;
+use super::checksum::Checksum;
 
 /// Length of `struct virtio_net_hdr` (without `num_buffers`), what the TUN device expects.
 pub const VIRTIO_NET_HDR_LEN: usize = 10;

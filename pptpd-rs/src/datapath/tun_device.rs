@@ -15,8 +15,9 @@
 //!
 //! With offload on (`tun-offload yes`), the device carries virtio-net headers
 //! (IFF_VNET_HDR) and announces checksum, TSO and USO offloads: the kernel may
-//! hand us one large TCP or UDP segment train per read, which tun-rs splits into
-//! packets, and the packets we write are coalesced per flow into trains
+//! hand us one large TCP or UDP segment train per read, which is split into
+//! packets ([`super::tun_read`]; a lone packet is encrypted from where the read put it), and
+//! the packets we write are coalesced per flow into trains
 //! ([`super::tun_coalesce`]), one write each. Both cut the system calls and the
 //! kernel's per-packet work; some kernels mishandle large offloaded writes, hence
 //! the switch.
@@ -27,6 +28,18 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use tun_rs::{DeviceBuilder, SyncDevice};
 
 use super::tun_coalesce::{VIRTIO_NET_HDR_LEN, WriteCoalescer};
+use super::tun_read::{self, TunRead, TunReadError};
+
+/// Why a read from an offload queue gave no packets.
+#[derive(Debug, thiserror::Error)]
+pub enum TunRecvError {
+    /// The read failed.
+    #[error("{0}")]
+    Io(io::Error),
+    /// The read held something malformed; it was dropped.
+    #[error("{0}")]
+    Malformed(TunReadError),
+}
 
 /// The largest packet a read can return with offload (a 64 KiB segment train).
 const OFFLOAD_READ_SIZE: usize = VIRTIO_NET_HDR_LEN + 65535;
@@ -62,38 +75,34 @@ impl TunQueue {
         would_block_is_none(self.device.recv(buf))
     }
 
-    /// Reads what one read returns — one packet, or with offload a segment
-    /// train split into packets — into `bufs[i][offset..offset + sizes[i]]`.
-    /// Returns how many; 0 when nothing waits.
-    pub fn recv_batch(
+    /// Reads once without blocking (offload mode only): a lone packet stays in the queue's
+    /// read buffer ([`read_packet`](Self::read_packet) finds it, nothing is copied), a
+    /// segment train is split into `bufs[i][offset..offset + sizes[i]]`. `Ok(None)` when
+    /// nothing waits; a malformed read is an error of its own and the next read goes on.
+    pub fn recv_offload(
         &mut self,
         bufs: &mut [&mut [u8]],
         sizes: &mut [usize],
         offset: usize,
-    ) -> io::Result<usize> {
-        match &mut self.offload {
-            None => {
-                let Some(buf) = bufs.first_mut().and_then(|b| b.get_mut(offset..)) else {
-                    return Ok(0);
-                };
-                match would_block_is_none(self.device.recv(buf))? {
-                    Some(n) => {
-                        sizes[0] = n;
-                        Ok(1)
-                    }
-                    None => Ok(0),
-                }
-            }
-            Some(o) => {
-                let n = would_block_is_none(self.device.recv_multiple(
-                    &mut o.read_buf,
-                    bufs,
-                    sizes,
-                    offset,
-                ))?;
-                Ok(n.unwrap_or(0))
-            }
-        }
+    ) -> Result<Option<TunRead>, TunRecvError> {
+        let Some(o) = &mut self.offload else {
+            return Ok(None);
+        };
+        let n = match nix::unistd::read(&self.device, &mut o.read_buf) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => return Ok(None),
+            Err(e) => return Err(TunRecvError::Io(io::Error::from(e))),
+        };
+        let read = o.read_buf.get_mut(..n).unwrap_or_default();
+        tun_read::take(read, bufs, sizes, offset)
+            .map(Some)
+            .map_err(TunRecvError::Malformed)
+    }
+
+    /// The lone packet of `len` bytes that the last [`recv_offload`](Self::recv_offload)
+    /// left in the read buffer.
+    pub fn read_packet(&self, len: usize) -> Option<&[u8]> {
+        tun_read::packet(&self.offload.as_ref()?.read_buf, len)
     }
 
     /// Hands one IP packet to the kernel: written at once in plain mode, queued
@@ -247,7 +256,7 @@ mod tests {
         let mut p = udp_packet(0, 20 + 20 + len);
         p[9] = 6;
         p[10..12].fill(0);
-        let mut ip = internet_checksum::Checksum::new();
+        let mut ip = crate::datapath::checksum::Checksum::new();
         ip.add_bytes(&p[..20]);
         p[10..12].copy_from_slice(&ip.checksum());
         let tcp = &mut p[20..];
@@ -259,7 +268,7 @@ mod tests {
         tcp[12] = 5 << 4;
         tcp[13] = 0x10;
         tcp[14..16].copy_from_slice(&502u16.to_be_bytes());
-        let mut sum = internet_checksum::Checksum::new();
+        let mut sum = crate::datapath::checksum::Checksum::new();
         sum.add_bytes(&[10, 9, 0, 2, 10, 9, 0, 1, 0, 6]);
         sum.add_bytes(&((20 + len) as u16).to_be_bytes());
         sum.add_bytes(tcp);

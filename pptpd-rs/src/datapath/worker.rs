@@ -25,7 +25,8 @@ use super::frame_socket::{FrameSocket, LinkRoute};
 use super::gre_socket::{BATCH, GreSocket, RecvRing, SLOT_SIZE, SendRing};
 use super::handoff::{Handoff, HandoffBuffer};
 use super::session::{DataSession, HEADROOM, Upstream};
-use super::tun_device::TunQueue;
+use super::tun_device::{TunQueue, TunRecvError};
+use super::tun_read::TunRead;
 use super::wake::Wake;
 use super::{Command, DataEvent, EventSender};
 
@@ -34,8 +35,11 @@ use super::{Command, DataEvent, EventSender};
 enum Staged<'a> {
     /// In the current send slot, behind the headroom; this many bytes.
     InSlot(usize),
-    /// In the staging buffer of offload reads, at this offset, this many bytes.
+    /// In the staging buffer of split segment trains, at this offset, this many bytes.
     Staging(usize, usize),
+    /// Alone in the TUN queue's read buffer (offload mode), where the read put it; this
+    /// many bytes.
+    TunRead(usize),
     /// In a buffer handed over by another worker.
     Buffer(&'a [u8]),
 }
@@ -392,56 +396,72 @@ impl Worker {
         any
     }
 
-    /// TUN → GRE with offload: each read may bring a train of segments, split
-    /// into the staging slots and copied into send slots as they are encrypted.
+    /// TUN → GRE with offload: a read of one packet is encrypted from the read buffer
+    /// straight into a send slot; a train of segments is split into the staging slots and
+    /// encrypted from there.
     fn downstream_offload(&mut self, now: Instant) -> bool {
         let now_secs = self.now_secs(now);
         let mut any = false;
         for _ in 0..BATCH {
-            let n = {
+            let read = {
                 let mut chunks = self.staging.chunks_exact_mut(SLOT_SIZE);
                 let mut bufs: [&mut [u8]; STAGING] =
                     std::array::from_fn(|_| chunks.next().unwrap_or_default());
-                match self
-                    .tun
-                    .recv_batch(&mut bufs, &mut self.staging_sizes, HEADROOM)
-                {
-                    Ok(n) => n,
-                    Err(e) => {
-                        warn!(worker = self.index, "TUN read failed: {e}");
-                        return any;
-                    }
-                }
+                self.tun
+                    .recv_offload(&mut bufs, &mut self.staging_sizes, HEADROOM)
             };
-            if n == 0 {
-                return any;
-            }
-            any = true;
-            for k in 0..n {
-                if self.send.is_full() {
-                    self.flush();
+            match read {
+                Ok(None) => return any,
+                Ok(Some(TunRead::Packet(len))) => {
+                    any = true;
+                    self.forward_downstream(Staged::TunRead(len), now_secs);
                 }
-                let len = self.staging_sizes[k];
-                let at = k * SLOT_SIZE + HEADROOM;
-                let Some(packet) = self.staging.get(at..at + len) else {
-                    continue;
-                };
-                let Some(dst) = ipv4_destination(packet) else {
-                    continue;
-                };
-                let Some(route) = self.routes.get(&dst).copied() else {
-                    continue;
-                };
-                if route.owner != self.index {
-                    if let Some(peer) = self.peers.get(route.owner) {
-                        peer.push(route.call_id, packet);
+                Ok(Some(TunRead::Split(n))) => {
+                    any = true;
+                    for k in 0..n {
+                        let at = k * SLOT_SIZE + HEADROOM;
+                        let staged = Staged::Staging(at, self.staging_sizes[k]);
+                        self.forward_downstream(staged, now_secs);
                     }
-                    continue;
                 }
-                self.encapsulate_into_slot(route.call_id, Staged::Staging(at, len), now_secs);
+                Err(TunRecvError::Malformed(e)) => {
+                    any = true;
+                    debug!(worker = self.index, "TUN read dropped: {e}");
+                }
+                Err(TunRecvError::Io(e)) => {
+                    warn!(worker = self.index, "TUN read failed: {e}");
+                    return any;
+                }
             }
         }
         any
+    }
+
+    /// Sends a packet read from the TUN device (offload mode) to its session: encrypted
+    /// into the send ring here, or handed to the worker that owns it.
+    fn forward_downstream(&mut self, staged: Staged<'_>, now_secs: u64) {
+        if self.send.is_full() {
+            self.flush();
+        }
+        let packet = match staged {
+            Staged::TunRead(len) => self.tun.read_packet(len),
+            Staged::Staging(at, len) => self.staging.get(at..at + len),
+            Staged::InSlot(_) | Staged::Buffer(_) => None,
+        };
+        let Some(packet) = packet else { return };
+        let Some(dst) = ipv4_destination(packet) else {
+            return;
+        };
+        let Some(route) = self.routes.get(&dst).copied() else {
+            return;
+        };
+        if route.owner != self.index {
+            if let Some(peer) = self.peers.get(route.owner) {
+                peer.push(route.call_id, packet);
+            }
+            return;
+        }
+        self.encapsulate_into_slot(route.call_id, staged, now_secs);
     }
 
     /// Encrypts and frames the packet sitting in the current send slot.
@@ -461,6 +481,10 @@ impl Worker {
         let sealed = match packet {
             Staged::InSlot(ip_len) => slot.session.encapsulate(buf, ip_len, now_secs),
             Staged::Staging(at, len) => match self.staging.get(at..at + len) {
+                Some(packet) => slot.session.encapsulate_from(buf, packet, now_secs),
+                None => None,
+            },
+            Staged::TunRead(len) => match self.tun.read_packet(len) {
                 Some(packet) => slot.session.encapsulate_from(buf, packet, now_secs),
                 None => None,
             },
