@@ -6,7 +6,7 @@
 
 use pptpd::datapath::checksum::Checksum;
 use pptpd::datapath::tun_coalesce::{VIRTIO_NET_HDR_LEN, WriteCoalescer};
-use pptpd::datapath::tun_read::{self, TunRead};
+use pptpd::datapath::tun_read::{self, MAX_SPLIT, SplitSlots, TunRead};
 
 use crate::input::Input;
 
@@ -136,10 +136,15 @@ const SPLIT_SLOT: usize = 2048;
 /// checksum field; a split train keeps its addresses and its payload octets, in slots it fits.
 pub fn tun_read(data: &[u8]) {
     let mut read = data.to_vec();
-    let mut storage = vec![[0u8; SPLIT_SLOT]; 64];
-    let mut sizes = [0usize; 64];
-    let mut out: Vec<&mut [u8]> = storage.iter_mut().map(|b| b.as_mut_slice()).collect();
-    let Ok(what) = tun_read::take(&mut read, &mut out, &mut sizes, SPLIT_OFFSET) else {
+    let mut storage = vec![0u8; SPLIT_SLOT * MAX_SPLIT];
+    let mut sizes = [0usize; MAX_SPLIT];
+    let slots = SplitSlots {
+        buf: &mut storage,
+        slot_size: SPLIT_SLOT,
+        offset: SPLIT_OFFSET,
+        sizes: &mut sizes,
+    };
+    let Ok(what) = tun_read::take(&mut read, slots) else {
         return;
     };
     let packet_in = &data[VIRTIO_NET_HDR_LEN..];
@@ -157,7 +162,7 @@ pub fn tun_read(data: &[u8]) {
             }
         }
         TunRead::Split(n) => {
-            assert!((1..=64).contains(&n), "{n} packets");
+            assert!((1..=MAX_SPLIT).contains(&n), "{n} packets");
             let csum_start = usize::from(u16::from_ne_bytes([data[6], data[7]]));
             let headers = csum_start
                 + match data[1] & 0x7f {
@@ -165,7 +170,7 @@ pub fn tun_read(data: &[u8]) {
                     _ => 8,
                 };
             let mut payload = 0;
-            for (buf, &size) in storage.iter().zip(&sizes).take(n) {
+            for (buf, &size) in storage.chunks(SPLIT_SLOT).zip(&sizes).take(n) {
                 let packet = &buf[SPLIT_OFFSET..SPLIT_OFFSET + size];
                 assert!(size >= headers, "a segment holds its headers");
                 assert_eq!(packet[12..20], packet_in[12..20], "addresses kept");

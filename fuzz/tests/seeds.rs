@@ -161,10 +161,15 @@ fn tun_read_seeds_split_into_the_packets_of_their_trains() {
         ("partial-checksum", TunRead::Packet(44)),
     ] {
         let mut read = fs::read(seeds_dir().join("tun_read").join(seed)).expect("seed");
-        let mut storage = vec![[0u8; 2048]; 64];
-        let mut sizes = [0usize; 64];
-        let mut out: Vec<&mut [u8]> = storage.iter_mut().map(|b| b.as_mut_slice()).collect();
-        let what = tun_read::take(&mut read, &mut out, &mut sizes, 0).expect(seed);
+        let mut storage = vec![0u8; 2048 * tun_read::MAX_SPLIT];
+        let mut sizes = [0usize; tun_read::MAX_SPLIT];
+        let slots = tun_read::SplitSlots {
+            buf: &mut storage,
+            slot_size: 2048,
+            offset: 0,
+            sizes: &mut sizes,
+        };
+        let what = tun_read::take(&mut read, slots).expect(seed);
         assert_eq!(what, expected, "{seed}");
         if let TunRead::Packet(len) = what {
             let packet = tun_read::packet(&read, len).expect("packet");

@@ -28,7 +28,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use tun_rs::{DeviceBuilder, SyncDevice};
 
 use super::tun_coalesce::{VIRTIO_NET_HDR_LEN, WriteCoalescer};
-use super::tun_read::{self, TunRead, TunReadError};
+use super::tun_read::{self, SplitSlots, TunRead, TunReadError};
 
 /// Why a read from an offload queue gave no packets.
 #[derive(Debug, thiserror::Error)]
@@ -77,14 +77,9 @@ impl TunQueue {
 
     /// Reads once without blocking (offload mode only): a lone packet stays in the queue's
     /// read buffer ([`read_packet`](Self::read_packet) finds it, nothing is copied), a
-    /// segment train is split into `bufs[i][offset..offset + sizes[i]]`. `Ok(None)` when
+    /// segment train is split into `slots`. `Ok(None)` when
     /// nothing waits; a malformed read is an error of its own and the next read goes on.
-    pub fn recv_offload(
-        &mut self,
-        bufs: &mut [&mut [u8]],
-        sizes: &mut [usize],
-        offset: usize,
-    ) -> Result<Option<TunRead>, TunRecvError> {
+    pub fn recv_offload(&mut self, slots: SplitSlots<'_>) -> Result<Option<TunRead>, TunRecvError> {
         let Some(o) = &mut self.offload else {
             return Ok(None);
         };
@@ -94,7 +89,7 @@ impl TunQueue {
             Err(e) => return Err(TunRecvError::Io(io::Error::from(e))),
         };
         let read = o.read_buf.get_mut(..n).unwrap_or_default();
-        tun_read::take(read, bufs, sizes, offset)
+        tun_read::take(read, slots)
             .map(Some)
             .map_err(TunRecvError::Malformed)
     }

@@ -63,14 +63,27 @@ pub enum TunReadError {
     Split(String),
 }
 
+/// Most packets one read may split into (tun-rs's batch size; a 64 KiB train of TCP segments
+/// fits).
+pub const MAX_SPLIT: usize = tun_rs::IDEAL_BATCH_SIZE;
+
+/// Where a train is split: consecutive slots of `slot_size` bytes in `buf`, each packet at
+/// `offset` in its slot, its length in `sizes`.
+pub struct SplitSlots<'a> {
+    /// The slots, back to back.
+    pub buf: &'a mut [u8],
+    /// Bytes per slot.
+    pub slot_size: usize,
+    /// Where in its slot each packet starts (room for headers in front).
+    pub offset: usize,
+    /// The length of the packet in each slot.
+    pub sizes: &'a mut [usize],
+}
+
 /// Takes the read `read` (virtio-net header and packet): a lone packet stays in place
-/// ([`packet`] finds it), a train is split into `out[i][offset..offset + sizes[i]]`.
-pub fn take(
-    read: &mut [u8],
-    out: &mut [&mut [u8]],
-    sizes: &mut [usize],
-    offset: usize,
-) -> Result<TunRead, TunReadError> {
+/// ([`packet`] finds it), a train is split into `slots` (packet `i` at
+/// `buf[i * slot_size + offset..][..sizes[i]]`).
+pub fn take(read: &mut [u8], slots: SplitSlots<'_>) -> Result<TunRead, TunReadError> {
     if read.len() <= VIRTIO_NET_HDR_LEN {
         return Err(TunReadError::Short(read.len()));
     }
@@ -111,7 +124,13 @@ pub fn take(
     if usize::from(hdr.hdr_len) == packet.len() {
         return Err(TunReadError::Train("no payload"));
     }
-    let n = gso_split(packet, hdr, out, sizes, offset, false)
+    // The slice of slots is built for trains only: for a lone packet it would be a 2 KiB
+    // copy for nothing.
+    let slot_size = slots.slot_size.max(1);
+    let mut chunks = slots.buf.chunks_exact_mut(slot_size);
+    let mut out: [&mut [u8]; MAX_SPLIT] =
+        std::array::from_fn(|_| chunks.next().unwrap_or_default());
+    let n = gso_split(packet, hdr, &mut out, slots.sizes, slots.offset, false)
         .map_err(|e| TunReadError::Split(e.to_string()))?;
     Ok(TunRead::Split(n))
 }
@@ -196,14 +215,20 @@ mod tests {
 
     fn take_all(read: &mut [u8]) -> Result<(TunRead, Vec<Vec<u8>>), TunReadError> {
         const OFFSET: usize = 26;
-        let mut storage = vec![vec![0u8; 2048]; 64];
-        let mut sizes = vec![0usize; 64];
-        let mut out: Vec<&mut [u8]> = storage.iter_mut().map(|b| b.as_mut_slice()).collect();
-        let what = take(read, &mut out, &mut sizes, OFFSET)?;
+        const SLOT: usize = 2048;
+        let mut storage = vec![0u8; SLOT * MAX_SPLIT];
+        let mut sizes = [0usize; MAX_SPLIT];
+        let slots = SplitSlots {
+            buf: &mut storage,
+            slot_size: SLOT,
+            offset: OFFSET,
+            sizes: &mut sizes,
+        };
+        let what = take(read, slots)?;
         let packets = match what {
             TunRead::Packet(len) => vec![packet(read, len).unwrap().to_vec()],
             TunRead::Split(n) => (0..n)
-                .map(|i| out[i][OFFSET..OFFSET + sizes[i]].to_vec())
+                .map(|i| storage[i * SLOT + OFFSET..][..sizes[i]].to_vec())
                 .collect(),
         };
         Ok((what, packets))

@@ -26,7 +26,7 @@ use super::gre_socket::{BATCH, GreSocket, RecvRing, SLOT_SIZE, SendRing};
 use super::handoff::{Handoff, HandoffBuffer};
 use super::session::{DataSession, HEADROOM, Upstream};
 use super::tun_device::{TunQueue, TunRecvError};
-use super::tun_read::TunRead;
+use super::tun_read::{self, SplitSlots, TunRead};
 use super::wake::Wake;
 use super::{Command, DataEvent, EventSender};
 
@@ -44,8 +44,8 @@ enum Staged<'a> {
     Buffer(&'a [u8]),
 }
 
-/// Packets one offloaded TUN read may split into (a 64 KiB train of TCP segments fits).
-const STAGING: usize = tun_rs::IDEAL_BATCH_SIZE;
+/// Packets one offloaded TUN read may split into.
+const STAGING: usize = tun_read::MAX_SPLIT;
 /// How long an acknowledgement may wait for a data packet to ride on.
 const ACK_DELAY: Duration = Duration::from_millis(1);
 /// Turns of GRE batches or TUN reads before the loop looks at the other side.
@@ -403,13 +403,12 @@ impl Worker {
         let now_secs = self.now_secs(now);
         let mut any = false;
         for _ in 0..BATCH {
-            let read = {
-                let mut chunks = self.staging.chunks_exact_mut(SLOT_SIZE);
-                let mut bufs: [&mut [u8]; STAGING] =
-                    std::array::from_fn(|_| chunks.next().unwrap_or_default());
-                self.tun
-                    .recv_offload(&mut bufs, &mut self.staging_sizes, HEADROOM)
-            };
+            let read = self.tun.recv_offload(SplitSlots {
+                buf: &mut self.staging,
+                slot_size: SLOT_SIZE,
+                offset: HEADROOM,
+                sizes: &mut self.staging_sizes,
+            });
             match read {
                 Ok(None) => return any,
                 Ok(Some(TunRead::Packet(len))) => {
