@@ -12,8 +12,9 @@
 //!
 //! `recvmmsg`/`sendmmsg` move up to [`BATCH`] datagrams per system call. The
 //! rings own fixed buffers allocated once, so nothing is allocated per packet.
-//! This is one of the two modules of the daemon that need `unsafe` (the other is
-//! `tun_steering`, for bpf(2)): the `mmsghdr`/`iovec` arrays point into buffers the ring owns.
+//! This is one of the three modules of the daemon that need `unsafe` (the others are
+//! `tun_steering`, for bpf(2), and `raw_syscall`): the `mmsghdr`/`iovec` arrays point into
+//! buffers the ring owns.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -252,12 +253,11 @@ impl RecvRing {
         // SAFETY: headers, iovecs and addresses are valid for BATCH entries and
         // point into buffers owned by self for the duration of the call.
         let n = unsafe {
-            libc::recvmmsg(
+            super::raw_syscall::recvmmsg(
                 fd,
                 self.headers.as_mut_ptr(),
                 BATCH as u32,
                 libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
             )
         };
         if n < 0 {
@@ -352,7 +352,7 @@ impl<A: Copy> Batch<A> {
             // SAFETY: entries sent..to are initialised and point into buffers that
             // outlive the call.
             let n = unsafe {
-                libc::sendmmsg(
+                super::raw_syscall::sendmmsg(
                     fd,
                     self.headers.as_mut_ptr().add(sent),
                     (to - sent) as u32,

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod frame_socket;
 pub mod gre_socket;
 pub mod handoff;
+pub mod raw_syscall;
 pub mod session;
 pub mod tun_coalesce;
 pub mod tun_device;

@@ -27,6 +27,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use tun_rs::{DeviceBuilder, SyncDevice};
 
+use super::raw_syscall;
 use super::tun_coalesce::{VIRTIO_NET_HDR_LEN, WriteCoalescer};
 use super::tun_read::{self, SplitSlots, TunRead, TunReadError};
 
@@ -83,10 +84,15 @@ impl TunQueue {
         let Some(o) = &mut self.offload else {
             return Ok(None);
         };
-        let n = match nix::unistd::read(&self.device, &mut o.read_buf) {
-            Ok(n) => n,
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => return Ok(None),
-            Err(e) => return Err(TunRecvError::Io(io::Error::from(e))),
+        let n = match raw_syscall::read(self.device.as_raw_fd(), &mut o.read_buf) {
+            n if n >= 0 => n as usize,
+            _ => {
+                let e = io::Error::last_os_error();
+                return match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                    _ => Err(TunRecvError::Io(e)),
+                };
+            }
         };
         let read = o.read_buf.get_mut(..n).unwrap_or_default();
         tun_read::take(read, slots)
@@ -124,11 +130,13 @@ impl TunQueue {
         };
         let mut first_error = None;
         let device = &self.device;
+        let fd = device.as_raw_fd();
         o.writes.drain(|train| {
-            if let Err(e) = nix::unistd::write(device, train)
-                && e != nix::errno::Errno::EAGAIN
-            {
-                first_error.get_or_insert(io::Error::from(e));
+            if raw_syscall::write(fd, train) < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::WouldBlock {
+                    first_error.get_or_insert(e);
+                }
             }
         });
         first_error.map_or(Ok(()), Err)

@@ -9,7 +9,8 @@
 //! wrong worker is handed off (see `handoff`). The hand-off stays, for the moments
 //! a map entry lags behind a route; an address the map does not know goes to queue 0.
 //!
-//! One of the two modules of the daemon that need `unsafe` (with `gre_socket`): bpf(2) and the
+//! One of the three modules of the daemon that need `unsafe` (with `gre_socket` and
+//! `raw_syscall`): bpf(2) and the
 //! ioctl take raw pointers to attribute structures.
 #![allow(unsafe_code)]
 
