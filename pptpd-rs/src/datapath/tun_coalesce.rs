@@ -32,14 +32,15 @@ pub const MAX_SEGMENTS: u16 = 64;
 const MAX_IPV4_LEN: usize = 65535;
 
 /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the checksum at `csum_start + csum_offset` is partial.
-const F_NEEDS_CSUM: u8 = 1;
+pub(super) const F_NEEDS_CSUM: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_TCPV4`.
 const GSO_TCPV4: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_UDP_L4`.
 const GSO_UDP_L4: u8 = 5;
 
 const PROTO_TCP: u8 = 6;
-const PROTO_UDP: u8 = 17;
+/// IP protocol number of UDP.
+pub(super) const PROTO_UDP: u8 = 17;
 const IPV4_HEADER_LEN: usize = 20;
 const UDP_HEADER_LEN: usize = 8;
 const TCP_MIN_HEADER_LEN: usize = 20;

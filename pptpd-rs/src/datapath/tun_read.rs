@@ -14,15 +14,12 @@
 use super::checksum::Checksum;
 use tun_rs::{VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_UDP_L4, VirtioNetHdr, gso_split};
 
-use super::tun_coalesce::VIRTIO_NET_HDR_LEN;
+use super::tun_coalesce::{F_NEEDS_CSUM, PROTO_UDP, VIRTIO_NET_HDR_LEN};
 
-/// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the checksum at `csum_start + csum_offset` is partial.
-const F_NEEDS_CSUM: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_NONE`.
 const GSO_NONE: u8 = 0;
 /// `VIRTIO_NET_HDR_GSO_ECN`, a flag on the GSO type.
 const GSO_ECN: u8 = 0x80;
-const PROTO_UDP: u8 = 17;
 const UDP_HEADER_LEN: u16 = 8;
 const TCP_MIN_HEADER_LEN: u16 = 20;
 const TCP_MAX_HEADER_LEN: u16 = 60;
