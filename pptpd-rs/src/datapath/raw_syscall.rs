@@ -3,25 +3,28 @@
 //! in a multi-threaded process each call turns asynchronous cancellation on before the system
 //! call and off after it, two atomic updates of the thread's cancellation state (about 1 % of
 //! the gateway core at one TUN read per downstream packet, measured with perf). pptpd-rs never
-//! cancels a thread, so the data path skips them. Results are as the wrappers give them: the
-//! count, or -1 with `errno` set (`io::Error::last_os_error`).
+//! cancels a thread, so the data path skips them. `read` and `write` return `io::Result`; the
+//! batch calls return what the wrappers return: the count, or -1 with `errno` set.
 //!
 //! One of the three modules of the daemon that need `unsafe` (with `gre_socket` and
 //! `tun_steering`): syscall(2) takes raw pointers.
 #![allow(unsafe_code)]
 
+use std::io;
 use std::os::fd::RawFd;
 
-/// read(2) into `buf`.
-pub fn read(fd: RawFd, buf: &mut [u8]) -> isize {
+/// read(2) into `buf`: the bytes read.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
-    unsafe { libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) as isize }
+    let n = unsafe { libc::syscall(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
-/// write(2) of `buf`.
-pub fn write(fd: RawFd, buf: &[u8]) -> isize {
+/// write(2) of `buf`: the bytes written.
+pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the duration of the call.
-    unsafe { libc::syscall(libc::SYS_write, fd, buf.as_ptr(), buf.len()) as isize }
+    let n = unsafe { libc::syscall(libc::SYS_write, fd, buf.as_ptr(), buf.len()) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
 /// recvmmsg(2) of up to `len` messages into `msgs`, without a timeout.
@@ -48,18 +51,17 @@ pub unsafe fn sendmmsg(fd: RawFd, msgs: *mut libc::mmsghdr, len: u32, flags: i32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io;
     use std::os::fd::AsRawFd;
 
     #[test]
     fn read_and_write_move_bytes_and_report_errors_as_the_wrappers_do() {
         let (reader, writer) = std::io::pipe().expect("pipe");
-        assert_eq!(write(writer.as_raw_fd(), b"hello"), 5);
+        assert_eq!(write(writer.as_raw_fd(), b"hello").expect("write"), 5);
         let mut buf = [0u8; 16];
-        assert_eq!(read(reader.as_raw_fd(), &mut buf), 5);
+        assert_eq!(read(reader.as_raw_fd(), &mut buf).expect("read"), 5);
         assert_eq!(&buf[..5], b"hello");
-        assert_eq!(read(-1, &mut buf), -1);
-        assert_eq!(io::Error::last_os_error().raw_os_error(), Some(libc::EBADF));
+        let error = read(-1, &mut buf).expect_err("a bad descriptor");
+        assert_eq!(error.raw_os_error(), Some(libc::EBADF));
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl TunQueue {
     /// Reads one IP packet without blocking into `buf` (plain mode only);
     /// `Ok(None)` when none waits.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        would_block_is_none(self.device.recv(buf))
+        would_block_is_none(raw_syscall::read(self.as_raw_fd(), buf))
     }
 
     /// Reads once without blocking (offload mode only): a lone packet stays in the queue's
@@ -84,15 +84,9 @@ impl TunQueue {
         let Some(o) = &mut self.offload else {
             return Ok(None);
         };
-        let n = match raw_syscall::read(self.device.as_raw_fd(), &mut o.read_buf) {
-            n if n >= 0 => n as usize,
-            _ => {
-                let e = io::Error::last_os_error();
-                return match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
-                    _ => Err(TunRecvError::Io(e)),
-                };
-            }
+        let read = raw_syscall::read(self.device.as_raw_fd(), &mut o.read_buf);
+        let Some(n) = would_block_is_none(read).map_err(TunRecvError::Io)? else {
+            return Ok(None);
         };
         let read = o.read_buf.get_mut(..n).unwrap_or_default();
         tun_read::take(read, slots)
@@ -110,7 +104,7 @@ impl TunQueue {
     /// for [`flush`](Self::flush) with offload. A full device queue drops it.
     pub fn send(&mut self, packet: &[u8]) -> io::Result<()> {
         let Some(o) = &mut self.offload else {
-            return match self.device.send(packet) {
+            return match raw_syscall::write(self.device.as_raw_fd(), packet) {
                 Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
                 _ => Ok(()),
             };
@@ -129,14 +123,12 @@ impl TunQueue {
             return Ok(());
         };
         let mut first_error = None;
-        let device = &self.device;
-        let fd = device.as_raw_fd();
+        let fd = self.device.as_raw_fd();
         o.writes.drain(|train| {
-            if raw_syscall::write(fd, train) < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::WouldBlock {
-                    first_error.get_or_insert(e);
-                }
+            if let Err(e) = raw_syscall::write(fd, train)
+                && e.kind() != io::ErrorKind::WouldBlock
+            {
+                first_error.get_or_insert(e);
             }
         });
         first_error.map_or(Ok(()), Err)

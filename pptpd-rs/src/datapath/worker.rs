@@ -380,18 +380,7 @@ impl Worker {
                 }
             };
             any = true;
-            let Some(dst) = ipv4_destination(&buf[HEADROOM..HEADROOM + n]) else {
-                continue;
-            };
-            let Some(route) = self.routes.get(&dst).copied() else {
-                continue;
-            };
-            if route.owner == self.index {
-                self.encapsulate_in_slot(route.call_id, n, now_secs);
-            } else if let Some(peer) = self.peers.get(route.owner) {
-                let packet = &buf[HEADROOM..HEADROOM + n];
-                peer.push(route.call_id, packet);
-            }
+            self.forward_downstream(Staged::InSlot(n), now_secs);
         }
         any
     }
@@ -436,16 +425,18 @@ impl Worker {
         any
     }
 
-    /// Sends a packet read from the TUN device (offload mode) to its session: encrypted
-    /// into the send ring here, or handed to the worker that owns it.
+    /// Sends a packet read from the TUN device to its session: encrypted into the send ring
+    /// here, or handed to the worker that owns it.
     fn forward_downstream(&mut self, staged: Staged<'_>, now_secs: u64) {
         if self.send.is_full() {
             self.flush();
         }
         let packet = match staged {
-            Staged::TunRead(len) => self.tun.read_packet(len),
-            Staged::Staging(at, len) => self.staging.get(at..at + len),
-            Staged::InSlot(_) | Staged::Buffer(_) => None,
+            Staged::InSlot(len) => self
+                .send
+                .slot()
+                .and_then(|buf| buf.get(HEADROOM..HEADROOM + len)),
+            outside => staged_outside(outside, &self.tun, &self.staging),
         };
         let Some(packet) = packet else { return };
         let Some(dst) = ipv4_destination(packet) else {
@@ -463,11 +454,6 @@ impl Worker {
         self.encapsulate_into_slot(route.call_id, staged, now_secs);
     }
 
-    /// Encrypts and frames the packet sitting in the current send slot.
-    fn encapsulate_in_slot(&mut self, call_id: CallId, ip_len: usize, now_secs: u64) {
-        self.encapsulate_into_slot(call_id, Staged::InSlot(ip_len), now_secs);
-    }
-
     /// Encrypts `packet` into the current send slot and frames it.
     fn encapsulate_into_slot(&mut self, call_id: CallId, packet: Staged<'_>, now_secs: u64) {
         let Some(i) = self.slot_index(call_id) else {
@@ -479,15 +465,8 @@ impl Worker {
         let Some(buf) = self.send.slot() else { return };
         let sealed = match packet {
             Staged::InSlot(ip_len) => slot.session.encapsulate(buf, ip_len, now_secs),
-            Staged::Staging(at, len) => match self.staging.get(at..at + len) {
-                Some(packet) => slot.session.encapsulate_from(buf, packet, now_secs),
-                None => None,
-            },
-            Staged::TunRead(len) => match self.tun.read_packet(len) {
-                Some(packet) => slot.session.encapsulate_from(buf, packet, now_secs),
-                None => None,
-            },
-            Staged::Buffer(packet) => slot.session.encapsulate_from(buf, packet, now_secs),
+            outside => staged_outside(outside, &self.tun, &self.staging)
+                .and_then(|packet| slot.session.encapsulate_from(buf, packet, now_secs)),
         };
         if let Some((start, len)) = sealed {
             slot.ack_deadline = None;
@@ -583,6 +562,20 @@ impl Worker {
         ];
         let _ = poll(&mut fds, timeout);
         self.wake.woke();
+    }
+}
+
+/// The bytes of a staged packet that does not lie in the send slot (`None` for one that does).
+fn staged_outside<'a>(
+    staged: Staged<'a>,
+    tun: &'a TunQueue,
+    staging: &'a [u8],
+) -> Option<&'a [u8]> {
+    match staged {
+        Staged::InSlot(_) => None,
+        Staged::Staging(at, len) => staging.get(at..at + len),
+        Staged::TunRead(len) => tun.read_packet(len),
+        Staged::Buffer(packet) => Some(packet),
     }
 }
 
