@@ -38,13 +38,14 @@ done
 GUEST=${GUEST:-$("$HERE/build-guest.sh")}
 KERNEL=$GUEST/vmlinux
 [ -s "$KERNEL" ] || KERNEL=$GUEST/vmlinuz
+# event_idx=off, romfile=: as in client-vm.sh.
 CMD=(qemu-system-x86_64 -accel tcg -m 256 -smp 1 -nographic -no-reboot -nodefaults
   -serial stdio -kernel "$KERNEL" -initrd "$GUEST/server.cpio.gz"
   -append "console=ttyS0 quiet loglevel=3 panic=-1 pptpsrv.lan=$LAN pptpsrv.wan=$WAN pptpsrv.localip=$LOCALIP pptpsrv.remoteip=$REMOTEIP pptpsrv.users=$USERS"
   -netdev "tap,id=n0,ifname=$LAN_TAP,script=no,downscript=no"
-  -device "virtio-net-pci,netdev=n0,mac=52:54:00:5e:00:01,romfile="
+  -device "virtio-net-pci,netdev=n0,mac=52:54:00:5e:00:01,romfile=,event_idx=off"
   -netdev "tap,id=n1,ifname=$WAN_TAP,script=no,downscript=no"
-  -device "virtio-net-pci,netdev=n1,mac=52:54:00:5e:00:02,romfile=")
+  -device "virtio-net-pci,netdev=n1,mac=52:54:00:5e:00:02,romfile=,event_idx=off")
 [ -z "$PCAP" ] || CMD+=(-object "filter-dump,id=f0,netdev=n0,file=$PCAP")
 [ -z "$PIDFILE" ] || CMD+=(-pidfile "$PIDFILE")
 [ -z "$NETNS" ] || CMD=(ip netns exec "$NETNS" "${CMD[@]}")
