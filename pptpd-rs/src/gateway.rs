@@ -29,6 +29,7 @@ use crate::link_resolver::LinkResolver;
 use crate::pool::IpPool;
 use crate::routes::Routes;
 use crate::settings::Settings;
+use crate::state_dir;
 
 /// The PPTP control port (RFC 2637 §2).
 pub const PPTP_PORT: u16 = 1723;
@@ -123,6 +124,7 @@ fn run(args: &Args) -> Result<()> {
     {
         warn!("removing the egress rules: {e}");
     }
+    state_dir::remove_base_if_empty(Path::new(nat::DEFAULT_STATE_DIR));
     result
 }
 
@@ -367,34 +369,13 @@ fn egress_config(config: &Config, secrets: &ChapSecrets) -> Result<Option<nat::E
     nat.tun_interface = config.pptpd.tun.clone();
     nat.snat_to = config.pptpd.snat_to;
     nat.tun_mtu = Settings::tun_mtu(config);
-    nat.state_dir = state_dir();
+    nat.state_dir = state_dir::for_this_netns(Path::new(nat::DEFAULT_STATE_DIR));
     nat.backend = match config.pptpd.firewall {
         FirewallBackend::Auto => nat::BackendChoice::Auto,
         FirewallBackend::Nftables => nat::BackendChoice::Nftables,
         FirewallBackend::Iptables => nat::BackendChoice::Iptables,
     };
     Ok(Some(nat))
-}
-
-/// Where the egress state (the original `ip_forward`) is kept: one directory per network
-/// namespace, since `ip_forward` belongs to the namespace while /run is shared by all of them.
-fn state_dir() -> std::path::PathBuf {
-    let base = Path::new(nat::DEFAULT_STATE_DIR);
-    match std::fs::read_link("/proc/self/ns/net") {
-        Ok(link) => {
-            let id: String = link
-                .to_string_lossy()
-                .chars()
-                .filter(char::is_ascii_digit)
-                .collect();
-            if id.is_empty() {
-                base.to_path_buf()
-            } else {
-                base.join(format!("netns-{id}"))
-            }
-        }
-        Err(_) => base.to_path_buf(),
-    }
 }
 
 /// Sorted, merged runs of consecutive addresses.

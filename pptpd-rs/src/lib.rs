@@ -23,3 +23,4 @@ pub mod pool;
 pub mod routes;
 pub mod secrets;
 pub mod settings;
+pub mod state_dir;
