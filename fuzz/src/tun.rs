@@ -22,15 +22,11 @@ pub fn tun_coalesce(data: &[u8]) {
 
 /// Runs [`tun_coalesce`] and returns how many writes the packets became.
 pub fn writes(data: &[u8]) -> usize {
-    run_coalescer(data).len()
+    coalesced_writes(data).len()
 }
 
 /// The writes (virtio-net header and packet or train) that [`tun_coalesce`] makes of `data`.
 pub fn coalesced_writes(data: &[u8]) -> Vec<Vec<u8>> {
-    run_coalescer(data)
-}
-
-fn run_coalescer(data: &[u8]) -> Vec<Vec<u8>> {
     let mut input = Input::new(data);
     let mut coalescer = WriteCoalescer::new(64);
     let mut pushed = Vec::new();
@@ -117,10 +113,7 @@ fn fix_checksums(packet: &mut [u8]) {
         return;
     }
     packet[ihl + checksum_at..ihl + checksum_at + 2].fill(0);
-    let mut l4 = Checksum::new();
-    l4.add_bytes(&packet[12..20]);
-    l4.add_bytes(&[0, packet[9]]);
-    l4.add_bytes(&(l4_len as u16).to_be_bytes());
+    let mut l4 = Checksum::ipv4_pseudo_header(packet, packet[9], l4_len);
     l4.add_bytes(&packet[ihl..]);
     let sum = l4.checksum();
     packet[ihl + checksum_at..ihl + checksum_at + 2].copy_from_slice(&sum);

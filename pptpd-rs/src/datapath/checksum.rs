@@ -23,6 +23,17 @@ impl Checksum {
         Checksum::default()
     }
 
+    /// The running sum of the TCP/UDP pseudo-header (RFC 793 §3.1, RFC 768) of the IPv4
+    /// header `ip_header` (at least 20 bytes), for `l4_len` bytes of TCP/UDP (an IPv4
+    /// packet's always fit in 16 bits).
+    pub fn ipv4_pseudo_header(ip_header: &[u8], protocol: u8, l4_len: usize) -> Checksum {
+        let mut sum = Checksum::new();
+        sum.add_bytes(&ip_header[12..20]);
+        sum.add_bytes(&[0, protocol]);
+        sum.add_bytes(&(l4_len as u16).to_be_bytes());
+        sum
+    }
+
     /// Adds `bytes`, continuing the byte sequence of the slices added before.
     pub fn add_bytes(&mut self, mut bytes: &[u8]) {
         if let (Some(first), Some((&second, rest))) = (self.pending, bytes.split_first()) {

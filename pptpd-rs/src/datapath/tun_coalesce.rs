@@ -34,9 +34,9 @@ const MAX_IPV4_LEN: usize = 65535;
 /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the checksum at `csum_start + csum_offset` is partial.
 pub(super) const F_NEEDS_CSUM: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_TCPV4`.
-const GSO_TCPV4: u8 = 1;
+pub(super) const GSO_TCPV4: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_UDP_L4`.
-const GSO_UDP_L4: u8 = 5;
+pub(super) const GSO_UDP_L4: u8 = 5;
 
 const PROTO_TCP: u8 = 6;
 /// IP protocol number of UDP.
@@ -181,19 +181,9 @@ fn checksums_valid(packet: &[u8], protocol: u8) -> bool {
     if ip.checksum() != [0, 0] {
         return false;
     }
-    let mut sum = pseudo_header(header, protocol, l4.len());
+    let mut sum = Checksum::ipv4_pseudo_header(header, protocol, l4.len());
     sum.add_bytes(l4);
     sum.checksum() == [0, 0]
-}
-
-/// The running sum of the TCP/UDP pseudo-header (RFC 793 §3.1, RFC 768) of an IPv4 header.
-fn pseudo_header(ip_header: &[u8], protocol: u8, l4_len: usize) -> Checksum {
-    let mut sum = Checksum::new();
-    sum.add_bytes(&ip_header[12..20]);
-    sum.add_bytes(&[0, protocol]);
-    // l4_len fits: a train never exceeds MAX_IPV4_LEN.
-    sum.add_bytes(&(l4_len as u16).to_be_bytes());
-    sum
 }
 
 /// One write to the TUN device: a virtio-net header and a packet or a train.
@@ -323,7 +313,7 @@ impl Train {
         };
         // The pseudo-header sum, folded but not complemented: the kernel adds the rest.
         let partial = !u16::from_be_bytes(
-            pseudo_header(&packet[..IPV4_HEADER_LEN], protocol, l4_len).checksum(),
+            Checksum::ipv4_pseudo_header(&packet[..IPV4_HEADER_LEN], protocol, l4_len).checksum(),
         );
         let at = IPV4_HEADER_LEN + checksum_at;
         packet[at..at + 2].copy_from_slice(&partial.to_be_bytes());
@@ -477,8 +467,9 @@ mod tests {
         let csum_at = IPV4_HEADER_LEN + usize::from(u16_ne(&header[8..]));
         // The partial checksum is the pseudo-header sum over the whole train.
         let protocol = train[9];
-        let partial =
-            !u16::from_be_bytes(pseudo_header(&train[..20], protocol, train.len() - 20).checksum());
+        let partial = !u16::from_be_bytes(
+            Checksum::ipv4_pseudo_header(&train[..20], protocol, train.len() - 20).checksum(),
+        );
         assert_eq!(train[csum_at..csum_at + 2], partial.to_be_bytes());
         let mut ip = Checksum::new();
         ip.add_bytes(&train[..20]);
@@ -511,7 +502,7 @@ mod tests {
                     };
                 }
                 p[csum_at..csum_at + 2].fill(0);
-                let mut l4 = pseudo_header(&p[..20], protocol, len - 20);
+                let mut l4 = Checksum::ipv4_pseudo_header(&p[..20], protocol, len - 20);
                 l4.add_bytes(&p[20..]);
                 p[csum_at..csum_at + 2].copy_from_slice(&l4.checksum());
                 p

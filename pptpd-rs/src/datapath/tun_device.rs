@@ -254,6 +254,7 @@ mod tests {
         let mut ip = crate::datapath::checksum::Checksum::new();
         ip.add_bytes(&p[..20]);
         p[10..12].copy_from_slice(&ip.checksum());
+        let mut sum = crate::datapath::checksum::Checksum::ipv4_pseudo_header(&p, 6, 20 + len);
         let tcp = &mut p[20..];
         tcp[..20].fill(0);
         tcp[0..2].copy_from_slice(&4000u16.to_be_bytes());
@@ -263,9 +264,6 @@ mod tests {
         tcp[12] = 5 << 4;
         tcp[13] = 0x10;
         tcp[14..16].copy_from_slice(&502u16.to_be_bytes());
-        let mut sum = crate::datapath::checksum::Checksum::new();
-        sum.add_bytes(&[10, 9, 0, 2, 10, 9, 0, 1, 0, 6]);
-        sum.add_bytes(&((20 + len) as u16).to_be_bytes());
         sum.add_bytes(tcp);
         let check = sum.checksum();
         tcp[16..18].copy_from_slice(&check);
