@@ -150,6 +150,31 @@ impl NetnsTool {
         size: usize,
         bind: Option<IpAddr>,
     ) -> Result<UdpCheckReport> {
+        self.run_udp_check(ns, to, count, size, bind, 1)
+    }
+
+    /// [`NetnsTool::udp_check`] in bursts of `burst` datagrams (1..=64) sent back to back, whose
+    /// echoes then come back close together: what a download's datagrams look like.
+    pub fn udp_check_bursts(
+        &self,
+        ns: &Netns,
+        to: SocketAddr,
+        count: u32,
+        size: usize,
+        burst: u32,
+    ) -> Result<UdpCheckReport> {
+        self.run_udp_check(ns, to, count, size, None, burst)
+    }
+
+    fn run_udp_check(
+        &self,
+        ns: &Netns,
+        to: SocketAddr,
+        count: u32,
+        size: usize,
+        bind: Option<IpAddr>,
+        burst: u32,
+    ) -> Result<UdpCheckReport> {
         let mut args = vec![
             "udp-check".to_owned(),
             "--to".into(),
@@ -158,6 +183,8 @@ impl NetnsTool {
             count.to_string(),
             "--size".into(),
             size.to_string(),
+            "--burst".into(),
+            burst.to_string(),
         ];
         if let Some(bind) = bind {
             args.extend(["--bind".into(), bind.to_string()]);

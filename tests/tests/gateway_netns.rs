@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use pptpd_tests::blob::Blob;
-use pptpd_tests::gateway::{Gateway, GatewayConfig, LOCAL_IP, POOL_FIRST, leftovers};
+use pptpd_tests::gateway::{Gateway, GatewayConfig, LOCAL_IP, POOL_FIRST, TUN, leftovers};
 use pptpd_tests::gre_counter::GreOutputCounter;
 use pptpd_tests::process::Process;
 use pptpd_tests::test_client;
@@ -758,5 +758,80 @@ fn a_static_address_added_to_chap_secrets_while_running_is_masqueraded_too() {
     );
 
     test_client::hang_up(&pptp).unwrap();
+    stop_cleanly(&mut gateway, &topo);
+}
+
+#[test]
+fn udp_bursts_the_egress_side_merges_with_gro_arrive_intact_and_one_by_one() {
+    if !require_root("udp_bursts_the_egress_side_merges_with_gro_arrive_intact_and_one_by_one") {
+        return;
+    }
+    let topo = Topology::builder().vpc_clients(1).build().unwrap();
+    // The egress side tuned as the README's "Throughput tuning" says: GRO merges forwarded
+    // UDP, and a poll waits for a timer, so it holds a burst's datagrams. (A veth polls with
+    // NAPI only with GRO on, and only what its peer sends without TSO.)
+    let wan = topo.wan_dev();
+    topo.gw()
+        .run(&[
+            "ethtool",
+            "-K",
+            wan,
+            "gro",
+            "on",
+            "rx-udp-gro-forwarding",
+            "on",
+        ])
+        .unwrap();
+    topo.gw()
+        .run(&[
+            "sh",
+            "-c",
+            &format!(
+                "echo 2 > /sys/class/net/{wan}/napi_defer_hard_irqs && \
+                 echo 200000 > /sys/class/net/{wan}/gro_flush_timeout"
+            ),
+        ])
+        .unwrap();
+    topo.inet()
+        .run(&["ethtool", "-K", HOST_DEV, "tso", "off"])
+        .unwrap();
+    let mut gateway = start_default_gateway(&topo);
+    let echo = SocketAddr::new(INET_IP.into(), 7000);
+    let _echo = tool()
+        .udp_echo(topo.inet(), echo, &topo.path("udp.log"))
+        .unwrap();
+    let pptp = client(&topo, &test_client::tunnel_args("root", "123456"));
+    pptp.wait_for_line(Duration::from_secs(20), |l| l.starts_with("PPTP-CLIENT up"))
+        .unwrap();
+    test_client::wait_for_tunnel(&pptp, Duration::from_secs(10)).unwrap();
+
+    // What the kernel hands to the gateway's TUN device: one packet per read, a train is one.
+    let tun_packets = || -> u64 {
+        let path = format!("/sys/class/net/{}/statistics/tx_packets", TUN);
+        topo.gw()
+            .run(&["cat", &path])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let before = tun_packets();
+    let mut delivered = 0;
+    for size in [200, 1300] {
+        let report = tool()
+            .udp_check_bursts(topo.vpc(), echo, 640, size, 32)
+            .unwrap();
+        assert!(report.passed(), "size {size}: {report:?}");
+        delivered += u64::from(report.received);
+    }
+    let reads = tun_packets() - before;
+    eprintln!("{delivered} echoed datagrams reached the TUN device as {reads} packets");
+    assert!(
+        reads < delivered / 2,
+        "the kernel merged the bursts into trains: {reads} TUN packets for {delivered} datagrams"
+    );
+
+    let down = test_client::hang_up(&pptp).unwrap();
+    assert!(down.contains("reason=hang-up"), "{down}");
     stop_cleanly(&mut gateway, &topo);
 }

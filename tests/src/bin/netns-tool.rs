@@ -8,10 +8,10 @@
 //! netns-tool http-serve --listen ADDR:PORT --size BYTES --seed N --log FILE
 //! netns-tool fetch      --url http://ADDR:PORT/blob --expect-size N --seed N [--bind IP] [--timeout SECS]
 //! netns-tool upload     --url http://ADDR:PORT/blob --size N --seed N [--bind IP] [--timeout SECS]
-//! netns-tool udp-check  --to ADDR:PORT --count N --size S [--bind IP] [--timeout-ms MS]
+//! netns-tool udp-check  --to ADDR:PORT --count N --size S [--bind IP] [--timeout-ms MS] [--burst B]
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -499,24 +499,32 @@ fn udp_check(opts: &Options) -> Result<()> {
     let size: usize = opts.get("size")?;
     let bind: IpAddr = opts.get_or("bind", IpAddr::from([0, 0, 0, 0]))?;
     let timeout = Duration::from_millis(opts.get_or("timeout-ms", 1000)?);
+    let burst: u32 = opts.get_or("burst", 1)?;
     ensure!(
         (UDP_HEADER..=65507).contains(&size),
         "--size must be {UDP_HEADER}..=65507"
     );
+    // A burst's echoes wait in the socket's receive buffer (208 KiB by default).
+    ensure!((1..=64).contains(&burst), "--burst must be 1..=64");
 
     let socket = UdpSocket::bind(SocketAddr::new(bind, 0))?;
     socket.connect(to)?;
     let (mut received, mut corrupt, mut lost) = (0u32, 0u32, 0u32);
     let mut rtt_total = Duration::ZERO;
     let mut buf = vec![0u8; 65536];
-    for seq in 0..count {
-        let sent = datagram(seq, size);
+    let mut next = 0u32;
+    while next < count {
+        // Send a burst back to back, then take its echoes in any order.
+        let group = next..count.min(next.saturating_add(burst));
+        next = group.end;
         let start = Instant::now();
-        socket.send(&sent)?;
-        loop {
+        for seq in group.clone() {
+            socket.send(&datagram(seq, size))?;
+        }
+        let mut pending: BTreeSet<u32> = group.collect();
+        while !pending.is_empty() {
             let left = timeout.saturating_sub(start.elapsed());
             if left.is_zero() {
-                lost += 1;
                 break;
             }
             socket.set_read_timeout(Some(left))?;
@@ -528,28 +536,30 @@ fn udp_check(opts: &Options) -> Result<()> {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
-                    lost += 1;
                     break;
                 }
-                // ICMP unreachable from an earlier datagram: keep waiting for this one.
+                // ICMP unreachable from an earlier datagram: keep waiting for these.
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
                 Err(e) => return Err(e.into()),
             };
             let echo = &buf[..n];
             let seq_of_echo = echo.get(..4).map(|b| [b[0], b[1], b[2], b[3]]);
-            if seq_of_echo.map(u32::from_be_bytes) != Some(seq) {
-                continue; // a late echo of an earlier datagram
+            let Some(seq) = seq_of_echo.map(u32::from_be_bytes) else {
+                continue;
+            };
+            if !pending.remove(&seq) {
+                continue; // a late echo of an earlier burst
             }
             let checksum_ok = echo.len() >= UDP_HEADER
                 && echo[4..UDP_HEADER] == fnv64(&echo[UDP_HEADER..]).to_be_bytes();
-            if checksum_ok && echo == sent.as_slice() {
+            if checksum_ok && echo == datagram(seq, size).as_slice() {
                 received += 1;
                 rtt_total += start.elapsed();
             } else {
                 corrupt += 1;
             }
-            break;
         }
+        lost += u32::try_from(pending.len()).unwrap_or(u32::MAX);
     }
     let rtt_us_avg = if received > 0 {
         rtt_total.as_micros() / u128::from(received)
