@@ -3,7 +3,8 @@
 //! in), the receive-side steering (RPS, `/sys/class/net/DEV/queues/rx-N/rps_cpus`) that
 //! decides which core processes the packets arriving on each veth, and the optional software
 //! interrupt coalescing of the gateway's veths (the kernel's `Documentation/networking/napi.rst`,
-//! "Software IRQ coalescing").
+//! "Software IRQ coalescing") and GRO for forwarded UDP on its WAN veth
+//! (`Documentation/networking/segmentation-offloads.rst`).
 
 use std::fs::File;
 
@@ -114,6 +115,22 @@ pub fn coalesce_interrupts(topology: &Topology, micros: u32) -> Result<()> {
             "off",
         ])?;
     }
+    Ok(())
+}
+
+/// Models a gateway NIC with GRO for forwarded UDP (`rx-udp-gro-forwarding`, an operator's
+/// `ethtool -K eth0 rx-udp-gro-forwarding on`): the datagrams of one flow that `wan0` takes in
+/// one poll are merged into a train, which the kernel routes and NATs once and pptpd-rs reads
+/// from its TUN device in one read. Needs [`coalesce_interrupts`] first: a veth merges only
+/// within a NAPI poll, and without the timer each of its polls holds one packet.
+pub fn merge_forwarded_udp(topology: &Topology) -> Result<()> {
+    topology.gw().run(&[
+        "ethtool",
+        "-K",
+        topology.wan_dev(),
+        "rx-udp-gro-forwarding",
+        "on",
+    ])?;
     Ok(())
 }
 

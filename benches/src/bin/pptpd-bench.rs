@@ -15,7 +15,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use pptpd_benches::cpu::{self, GATEWAY_CORE, TRAFFIC_CORE, online_cores, pin_current_thread};
 use pptpd_benches::crypto_bound;
-use pptpd_benches::namespace::{GATEWAY_ONLY, coalesce_interrupts, steer_receive_processing};
+use pptpd_benches::namespace::{
+    GATEWAY_ONLY, coalesce_interrupts, merge_forwarded_udp, steer_receive_processing,
+};
 use pptpd_benches::report::{Direction, Machine, Report, Settings};
 use pptpd_benches::sessions;
 use pptpd_benches::throughput::{self, Cell, PptpdRun, grid};
@@ -87,6 +89,11 @@ struct Args {
     /// the gateway's queue empty interrupts it [default: 0].
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     irq_coalesce_us: u32,
+    /// Merge the downstream datagrams of a flow that the gateway's WAN veth takes in one poll
+    /// (`rx-udp-gro-forwarding`), as an operator can turn on for a NIC; needs
+    /// --irq-coalesce-us (a veth polls one packet at a time without the timer).
+    #[arg(long)]
+    udp_gro_forwarding: bool,
 }
 
 fn main() -> ExitCode {
@@ -155,6 +162,12 @@ fn run(args: &Args) -> anyhow::Result<Report> {
     if online_cores() < 2 {
         bail!("pptpd-bench needs two cores (core 0 for the gateway, core 1 for the traffic)");
     }
+    if args.udp_gro_forwarding && args.irq_coalesce_us == 0 {
+        bail!(
+            "--udp-gro-forwarding needs --irq-coalesce-us: a veth merges only within one poll, \
+             and without the timer each poll holds one packet"
+        );
+    }
     raise_file_limit();
     let quick = args.quick;
     let timing = Timing {
@@ -200,6 +213,7 @@ fn run(args: &Args) -> anyhow::Result<Report> {
             gateway: gateway.display().to_string(),
             gateway_conf: args.gateway_conf.clone(),
             irq_coalesce_us: args.irq_coalesce_us,
+            udp_gro_forwarding: args.udp_gro_forwarding,
             quick,
         },
         crypto_bound: Vec::new(),
@@ -220,6 +234,9 @@ fn run(args: &Args) -> anyhow::Result<Report> {
     steer_receive_processing(&topology, GATEWAY_ONLY)?;
     if args.irq_coalesce_us > 0 {
         coalesce_interrupts(&topology, args.irq_coalesce_us)?;
+    }
+    if args.udp_gro_forwarding {
+        merge_forwarded_udp(&topology)?;
     }
     pin_current_thread(&[TRAFFIC_CORE])?;
 
