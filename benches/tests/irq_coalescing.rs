@@ -1,12 +1,16 @@
-//! The benchmark's model of a NIC with coalesced interrupts (`--irq-coalesce-us`): after
-//! `coalesce_interrupts`, what the client LAN and the internet host send to the gateway is
-//! received by the gateway's veths through NAPI (counted in `ethtool -S` as
+//! The benchmark's model of a tuned NIC. With coalesced interrupts (`--irq-coalesce-us`):
+//! after `coalesce_interrupts`, what the client LAN and the internet host send to the gateway
+//! is received by the gateway's veths through NAPI (counted in `ethtool -S` as
 //! `rx_queue_0_xdp_packets`), with the timer settings in sysfs. Without it a veth takes no
-//! NAPI path at all. Needs root (namespaces); without it the test says so and passes vacuously.
+//! NAPI path at all. With GRO for forwarded UDP (`--udp-gro-forwarding`): after
+//! `merge_forwarded_udp` the WAN veth has `rx-udp-gro-forwarding` on (off on a fresh veth) and
+//! still polls with NAPI, where GRO runs; the data of the merged trains is checked by the
+//! benchmark itself (its "checked ok" column). Needs root (namespaces); without it each test
+//! says so and passes vacuously.
 
 use std::net::{SocketAddrV4, UdpSocket};
 
-use pptpd_benches::namespace::{self, DEFERRED_POLLS, coalesce_interrupts};
+use pptpd_benches::namespace::{self, DEFERRED_POLLS, coalesce_interrupts, merge_forwarded_udp};
 use pptpd_tests::topology::{GW_LAN_IP, GW_WAN_IP};
 use pptpd_tests::{Netns, Topology};
 
@@ -29,6 +33,16 @@ fn send(from: &Netns, to: SocketAddrV4, n: usize) {
         }
     })
     .expect("entered the namespace");
+}
+
+/// The state of one offload feature of `dev` in `gw`, as `ethtool -k` prints it.
+fn feature(gw: &Netns, dev: &str, name: &str) -> String {
+    let features = gw.run(&["ethtool", "-k", dev]).expect("ethtool -k runs");
+    features
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{name}:")))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("{dev} lists no {name}"))
 }
 
 fn sysfs(gw: &Netns, dev: &str, file: &str) -> String {
@@ -74,5 +88,38 @@ fn coalesced_veths_receive_through_napi_with_the_timer_set() {
     assert!(
         napi_packets(gw, wan) >= 10,
         "wan0 polls what the internet host sends"
+    );
+}
+
+#[test]
+fn wan_veth_merges_forwarded_udp_and_polls_with_napi() {
+    if !pptpd_tests::require_root("wan_veth_merges_forwarded_udp_and_polls_with_napi") {
+        return;
+    }
+    let topology = Topology::builder()
+        .wan_checksums_in_software(false)
+        .build()
+        .expect("namespaces");
+    let gw = topology.gw();
+    let wan = topology.wan_dev();
+    assert_eq!(
+        feature(gw, wan, "rx-udp-gro-forwarding"),
+        "off",
+        "a fresh veth does not merge forwarded UDP"
+    );
+
+    coalesce_interrupts(&topology, 50).expect("coalescing set up");
+    merge_forwarded_udp(&topology).expect("GRO for forwarded UDP turned on");
+    assert_eq!(feature(gw, wan, "rx-udp-gro-forwarding"), "on");
+    assert_eq!(feature(gw, wan, "generic-receive-offload"), "on");
+    assert_eq!(
+        feature(gw, topology.lan_dev(), "rx-udp-gro-forwarding"),
+        "off",
+        "only the WAN side takes downloads"
+    );
+    send(topology.inet(), SocketAddrV4::new(GW_WAN_IP, 9), 10);
+    assert!(
+        napi_packets(gw, wan) >= 10,
+        "wan0 polls what the internet host sends, so GRO sees it"
     );
 }
