@@ -52,15 +52,20 @@ fn sysfs(gw: &Netns, dev: &str, file: &str) -> String {
         .to_owned()
 }
 
+/// The namespaces as the benchmark builds them (the WAN veth offloads checksums).
+fn benchmark_topology() -> Topology {
+    Topology::builder()
+        .wan_checksums_in_software(false)
+        .build()
+        .expect("namespaces")
+}
+
 #[test]
 fn coalesced_veths_receive_through_napi_with_the_timer_set() {
     if !pptpd_tests::require_root("coalesced_veths_receive_through_napi_with_the_timer_set") {
         return;
     }
-    let topology = Topology::builder()
-        .wan_checksums_in_software(false)
-        .build()
-        .expect("namespaces");
+    let topology = benchmark_topology();
     let gw = topology.gw();
     let (lan, wan) = (topology.lan_dev(), topology.wan_dev());
     let lan_target = SocketAddrV4::new(GW_LAN_IP, 9);
@@ -96,10 +101,7 @@ fn wan_veth_merges_forwarded_udp_and_polls_with_napi() {
     if !pptpd_tests::require_root("wan_veth_merges_forwarded_udp_and_polls_with_napi") {
         return;
     }
-    let topology = Topology::builder()
-        .wan_checksums_in_software(false)
-        .build()
-        .expect("namespaces");
+    let topology = benchmark_topology();
     let gw = topology.gw();
     let wan = topology.wan_dev();
     assert_eq!(
