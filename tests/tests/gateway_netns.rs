@@ -762,8 +762,8 @@ fn a_static_address_added_to_chap_secrets_while_running_is_masqueraded_too() {
 }
 
 #[test]
-fn udp_bursts_the_egress_side_merges_with_gro_arrive_intact_and_one_by_one() {
-    if !require_root("udp_bursts_the_egress_side_merges_with_gro_arrive_intact_and_one_by_one") {
+fn downloads_the_egress_side_merges_with_gro_arrive_intact_udp_and_tcp() {
+    if !require_root("downloads_the_egress_side_merges_with_gro_arrive_intact_udp_and_tcp") {
         return;
     }
     let topo = Topology::builder().vpc_clients(1).build().unwrap();
@@ -829,6 +829,32 @@ fn udp_bursts_the_egress_side_merges_with_gro_arrive_intact_and_one_by_one() {
     assert!(
         reads < delivered / 2,
         "the kernel merged the bursts into trains: {reads} TUN packets for {delivered} datagrams"
+    );
+
+    // A TCP download, verified byte for byte: GRO merges TCP segments without being told to.
+    let blob = Blob::new(4_000_000, 5);
+    let _http = tool()
+        .http_serve(
+            topo.inet(),
+            SocketAddr::new(INET_IP.into(), 8080),
+            blob,
+            &topo.path("http.log"),
+        )
+        .unwrap();
+    let before = tun_packets();
+    let fetched = tool()
+        .fetch(topo.vpc(), "http://198.51.100.2:8080/blob", blob, None)
+        .unwrap();
+    assert_eq!(fetched.bytes, blob.size);
+    let reads = tun_packets() - before;
+    let segments = blob.size / 1360;
+    eprintln!(
+        "a {} byte download (at least {segments} segments) reached the TUN device as {reads} packets",
+        blob.size
+    );
+    assert!(
+        reads < segments / 2,
+        "GRO merged the download into trains: {reads} TUN packets for {segments} segments"
     );
 
     let down = test_client::hang_up(&pptp).unwrap();
