@@ -10,7 +10,8 @@
 
 use std::net::{SocketAddrV4, UdpSocket};
 
-use pptpd_benches::namespace::{self, DEFERRED_POLLS, coalesce_interrupts, merge_forwarded_udp};
+use pptpd_benches::namespace;
+use pptpd_tests::nic_tuning::{DEFERRED_POLLS, coalesce_interrupts, merge_forwarded_udp};
 use pptpd_tests::topology::{GW_LAN_IP, GW_WAN_IP};
 use pptpd_tests::{Netns, Topology};
 

@@ -12,6 +12,8 @@
 //! - [`capture`]: reading the guests' Ethernet captures.
 //! - [`gateway`]: pptpd-rs itself, configured, started and stopped inside `gw`.
 //! - [`gre_counter`]: which way the gateway's GRE left (IP stack or frames).
+//! - [`nic_tuning`]: the gateway's veths tuned as an operator tunes a NIC (interrupt
+//!   coalescing, GRO for forwarded UDP).
 //! - [`vm`]: the stock client (pptp-linux + pppd) in a qemu guest on a TAP device.
 //! - [`reference_server`]: poptop pptpd in a qemu guest, the reference the client
 //!   harness is checked against.
@@ -23,6 +25,7 @@ pub mod error;
 pub mod gateway;
 pub mod gre_counter;
 pub mod netns;
+pub mod nic_tuning;
 pub mod process;
 pub mod reference_server;
 pub mod test_client;

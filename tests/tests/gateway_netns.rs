@@ -13,6 +13,7 @@ use nix::sys::signal::Signal;
 use pptpd_tests::blob::Blob;
 use pptpd_tests::gateway::{Gateway, GatewayConfig, LOCAL_IP, POOL_FIRST, TUN, leftovers};
 use pptpd_tests::gre_counter::GreOutputCounter;
+use pptpd_tests::nic_tuning;
 use pptpd_tests::process::Process;
 use pptpd_tests::test_client;
 use pptpd_tests::tool::{NetnsTool, peer_ips};
@@ -767,34 +768,10 @@ fn downloads_the_egress_side_merges_with_gro_arrive_intact_udp_and_tcp() {
         return;
     }
     let topo = Topology::builder().vpc_clients(1).build().unwrap();
-    // The egress side tuned as the README's "Throughput tuning" says: GRO merges forwarded
-    // UDP, and a poll waits for a timer, so it holds a burst's datagrams. (A veth polls with
-    // NAPI only with GRO on, and only what its peer sends without TSO.)
-    let wan = topo.wan_dev();
-    topo.gw()
-        .run(&[
-            "ethtool",
-            "-K",
-            wan,
-            "gro",
-            "on",
-            "rx-udp-gro-forwarding",
-            "on",
-        ])
-        .unwrap();
-    topo.gw()
-        .run(&[
-            "sh",
-            "-c",
-            &format!(
-                "echo 2 > /sys/class/net/{wan}/napi_defer_hard_irqs && \
-                 echo 200000 > /sys/class/net/{wan}/gro_flush_timeout"
-            ),
-        ])
-        .unwrap();
-    topo.inet()
-        .run(&["ethtool", "-K", HOST_DEV, "tso", "off"])
-        .unwrap();
+    // The gateway's side tuned as the README's "Throughput tuning" says: a poll waits for a
+    // timer (200 µs), so it holds a burst's datagrams, and GRO merges forwarded UDP too.
+    nic_tuning::coalesce_interrupts(&topo, 200).unwrap();
+    nic_tuning::merge_forwarded_udp(&topo).unwrap();
     let mut gateway = start_default_gateway(&topo);
     let echo = SocketAddr::new(INET_IP.into(), 7000);
     let _echo = tool()

@@ -15,14 +15,13 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use pptpd_benches::cpu::{self, GATEWAY_CORE, TRAFFIC_CORE, online_cores, pin_current_thread};
 use pptpd_benches::crypto_bound;
-use pptpd_benches::namespace::{
-    GATEWAY_ONLY, coalesce_interrupts, merge_forwarded_udp, steer_receive_processing,
-};
+use pptpd_benches::namespace::{GATEWAY_ONLY, steer_receive_processing};
 use pptpd_benches::report::{Direction, Machine, Report, Settings};
 use pptpd_benches::sessions;
 use pptpd_benches::throughput::{self, Cell, PptpdRun, grid};
 use pptpd_benches::traffic::Timing;
 use pptpd_tests::Topology;
+use pptpd_tests::nic_tuning::{coalesce_interrupts, merge_forwarded_udp};
 
 /// What to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
