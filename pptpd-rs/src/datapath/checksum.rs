@@ -2,15 +2,16 @@
 //! takes several slices (a pseudo-header, then the segment): an odd slice's last byte waits
 //! for the next slice's first, as if the slices were one.
 //!
-//! The sum is RFC 1071 §2's: 16-bit words added in the host's byte order, which folds to the
-//! same checksum bytes as big-endian words would. A slice is summed as 32-bit words into
-//! eight 64-bit accumulators (§2 (C): a wider sum folds to the same 16 bits), which cannot
-//! overflow and have no carry chain between them: 28-47 ns for a 1400-byte payload here
-//! (the figure moves with code layout), against 73-83 ns for etherparse's carry-by-carry
-//! 64-bit sum that this replaced. Every upstream segment that joins a TUN train is summed
-//! once, and every segment split from a downstream train. Slices shorter than one round of
-//! the accumulators (headers, the pseudo-header) are summed directly: 10 ns for a 64-byte
-//! datagram with its pseudo-header, against 8.5 ns.
+//! The sum uses two properties RFC 1071 §2 lists: it does not depend on byte order (16-bit
+//! words added in the host's order fold to the same checksum bytes as big-endian ones), and
+//! carries may be deferred into a wider sum that is folded at the end. A slice is summed as
+//! 32-bit words into eight 64-bit accumulators, which cannot overflow and have no carry chain
+//! between them: 28-47 ns for a 1400-byte payload here (the figure moves with code layout),
+//! against 73-83 ns for etherparse's carry-by-carry 64-bit sum that this replaced. Every
+//! upstream segment that joins a TUN train is summed once, and every segment split from a
+//! downstream train. Slices shorter than one round of the accumulators (headers, the
+//! pseudo-header) are summed directly: 10 ns for a 64-byte datagram with its pseudo-header,
+//! against 8.5 ns.
 //!
 //! Not the `internet-checksum` crate: its 0.2.1 drops a carry when a partial sum reaches all
 //! ones (found by the `tun_read` fuzz target; wrong sums in release builds, an overflow
