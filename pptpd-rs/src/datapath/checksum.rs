@@ -111,7 +111,9 @@ fn sum_of_words(bytes: &[u8]) -> u64 {
             *lane += u64::from(u32::from_ne_bytes([word[0], word[1], word[2], word[3]]));
         }
     }
-    // Fewer than eight 32-bit words are left, and perhaps one 16-bit word.
+    // Fewer than eight 32-bit words are left, and perhaps one 16-bit word. They go into the
+    // lanes rather than through `sum_of_short`: with that call, LLVM turns the loop above into
+    // SSE2 zero-extends and adds, 46 ns per 1400 bytes against 32 for the scalar lanes here.
     let mut rest = rounds.remainder().chunks_exact(4);
     for (lane, word) in lanes.iter_mut().zip(&mut rest) {
         *lane += u64::from(u32::from_ne_bytes([word[0], word[1], word[2], word[3]]));
