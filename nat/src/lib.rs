@@ -6,8 +6,8 @@
 //!    so that the next start can restore it after a crash (semantics in [`ip_forward`]).
 //! 2. Source NAT of the pool out of the egress interface: masquerade, or SNAT to a configured
 //!    address (below).
-//! 3. Forward acceptance: TUN → egress from the pool, and egress → TUN for established/related
-//!    replies.
+//! 3. Forward acceptance (iptables only): TUN → egress from the pool, and egress → TUN for
+//!    established/related replies. nftables needs none (below).
 //! 4. TCP MSS clamping of forwarded SYNs in both directions through the TUN device to
 //!    `tun_mtu - 40`, so that servers never send segments that do not fit through the tunnel
 //!    (the "some sites do not load" complaint).
@@ -48,8 +48,9 @@
 //! - iptables: our `FORWARD` jump is inserted at position 1, so our ACCEPTs are evaluated before
 //!   the host's rules and its `-P FORWARD DROP` policy.
 //! - nftables: every base chain on the forward hook sees every packet, in priority order. An
-//!   `accept` in our table only ends *our* chain; a `drop` (rule or policy) in any other table
-//!   still drops the packet. No rule in our table can override it. Typical culprits: Docker on
+//!   `accept` in our table would only end *our* chain; a `drop` (rule or policy) in any other
+//!   table still drops the packet. No rule in our table can override it, so our table has no
+//!   accept rules at all (they would change no verdict and cost every forwarded packet). Typical culprits: Docker on
 //!   iptables-nft (`table ip filter`, chain `FORWARD`, policy drop) and an `/etc/nftables.conf`
 //!   with `policy drop` in `inet filter forward`. [`detect_backend`] picks iptables in the Docker
 //!   case (so our accept sits inside that chain); a pure nftables drop must be opened by the
@@ -85,9 +86,7 @@ pub use egress::{Egress, cleanup_stale};
 pub use error::NatError;
 pub use iptables_rules::{FORWARD_CHAIN, IPTABLES, MSS_CHAIN, POST_CHAIN};
 pub use nft_listing::ForeignChain;
-pub use nft_rules::{
-    NFT_FAMILY, NFT_FORWARD_CHAIN, NFT_MSS_CHAIN, NFT_POSTROUTING_CHAIN, NFT_TABLE,
-};
+pub use nft_rules::{NFT_FAMILY, NFT_MSS_CHAIN, NFT_POSTROUTING_CHAIN, NFT_TABLE};
 pub use plan::{EgressPlan, MIN_TUN_MTU, SourceNat, TCP_IPV4_HEADERS};
 pub use prefixes::ranges_to_prefixes;
 pub use route::{default_route_interface, parse_default_route};

@@ -130,8 +130,13 @@ impl EgressPlan {
         let egress = &self.egress_interface;
         let mut lines = vec![match self.backend {
             Backend::Nftables => format!(
-                "backend nftables: table ip {} (hooks postrouting, forward)",
-                crate::nft_rules::NFT_TABLE
+                "backend nftables: table ip {} (hooks postrouting{})",
+                crate::nft_rules::NFT_TABLE,
+                if self.clamp_mss.is_some() {
+                    ", forward"
+                } else {
+                    ""
+                }
             ),
             Backend::Iptables => format!(
                 "backend iptables: chains {} (nat POSTROUTING), {} (filter FORWARD), {} (mangle FORWARD)",
@@ -146,9 +151,15 @@ impl EgressPlan {
                 SourceNat::Snat(to) => format!("snat {prefix} out {egress} to {to}"),
             });
         }
-        lines.push(format!(
-            "forward: accept {tun} -> {egress} from the pool, {egress} -> {tun} established/related"
-        ));
+        lines.push(match self.backend {
+            Backend::Iptables => format!(
+                "forward: accept {tun} -> {egress} from the pool, {egress} -> {tun} established/related"
+            ),
+            // An accept in our nftables table cannot override another table's drop.
+            Backend::Nftables => format!(
+                "forward: {tun} <-> {egress} left to the host's forward policy (nftables)"
+            ),
+        });
         if let Some(mss) = self.clamp_mss {
             lines.push(format!(
                 "clamp TCP MSS to {mss} on SYNs in and out of {tun} (TUN MTU {} - 40)",
@@ -319,7 +330,10 @@ pub(crate) mod tests {
         );
         assert_eq!(lines[1], "snat 192.168.0.234/31 out eth0 to 203.0.113.7");
         assert_eq!(lines[4], "snat 192.168.0.245/32 out eth0 to 203.0.113.7");
-        assert!(lines[5].starts_with("forward: accept pptp0 -> eth0"));
+        assert_eq!(
+            lines[5],
+            "forward: pptp0 <-> eth0 left to the host's forward policy (nftables)"
+        );
         assert_eq!(
             lines[6],
             "clamp TCP MSS to 1360 on SYNs in and out of pptp0 (TUN MTU 1400 - 40)"
