@@ -61,7 +61,7 @@ impl Egress {
         let forward_blockers = forward_blockers(backend);
         for chain in &forward_blockers {
             tracing::warn!(
-                "{chain} drops forwarded packets by policy and is evaluated besides ours: \
+                "{chain} drops forwarded packets by policy, and no rule of ours can override it: \
                  clients will not reach the internet unless it accepts traffic from {}",
                 plan.tun_interface()
             );
