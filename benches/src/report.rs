@@ -345,8 +345,9 @@ impl Report {
                         && k.size == cell.size
                         && k.sessions == cell.sessions
                 });
+                let crypto = self.crypto_pps(cell.size);
                 let ceiling_of = match (
-                    self.crypto_pps(cell.size),
+                    crypto,
                     kernel.and_then(|k| k.pps_per_core0_second),
                     cell.pps_per_core0_second,
                 ) {
@@ -370,9 +371,7 @@ impl Report {
                         (Some(ours), Some(theirs)) if theirs > 0.0 => Some(ours / theirs),
                         _ => None,
                     },
-                    per_core_vs_crypto_bound: self
-                        .crypto_pps(cell.size)
-                        .map(|c| cell.pps / workers as f64 / c),
+                    per_core_vs_crypto_bound: crypto.map(|c| cell.pps / workers as f64 / c),
                     ceiling_vs_crypto_bound: ceiling_of.map(|(share, _)| share),
                     beyond_ceiling_ns_per_packet: ceiling_of.map(|(_, ns)| ns),
                 }
@@ -408,14 +407,18 @@ impl Report {
         })
     }
 
-    /// "; ceiling 68 %, own 0.74 us/pkt" for the 1400-byte one-session cell of `direction`,
-    /// when limit (a) was measured in the same run.
-    fn ceiling_note(&self, direction: Direction) -> String {
-        self.one_worker_ratio(direction, 1400, 1)
-            .and_then(|r| {
-                r.ceiling_vs_crypto_bound
-                    .zip(r.beyond_ceiling_ns_per_packet)
-            })
+    /// The ceiling share and pptpd-rs's own nanoseconds per packet of a one-worker cell, when
+    /// limit (a) was measured in the same run.
+    fn ceiling_and_own(&self, cell: &CellReport) -> Option<(f64, f64)> {
+        let ratio = self.one_worker_ratio(cell.direction, cell.size, cell.sessions)?;
+        ratio
+            .ceiling_vs_crypto_bound
+            .zip(ratio.beyond_ceiling_ns_per_packet)
+    }
+
+    /// "; ceiling 68 %, own 0.74 us/pkt" for a 1400-byte goal cell (empty without limit (a)).
+    fn ceiling_note(&self, cell: &CellReport) -> String {
+        self.ceiling_and_own(cell)
             .map_or(String::new(), |(share, ns)| {
                 format!(
                     "; ceiling {:.0} %, own {:.2} us/pkt",
@@ -425,16 +428,10 @@ impl Report {
             })
     }
 
-    /// "; ceiling 255 kpps, own 1.08 us/pkt" for a one-worker 64-byte cell, when limit (a)
-    /// was measured in the same run.
+    /// "; ceiling 255 kpps, own 1.08 us/pkt" for a 64-byte goal cell (empty without limit (a)).
     fn ceiling_kpps_note(&self, cell: &CellReport) -> String {
-        let crypto = self.crypto_pps(cell.size);
-        self.one_worker_ratio(cell.direction, cell.size, cell.sessions)
-            .and_then(|r| {
-                r.ceiling_vs_crypto_bound
-                    .zip(r.beyond_ceiling_ns_per_packet)
-            })
-            .zip(crypto)
+        self.ceiling_and_own(cell)
+            .zip(self.crypto_pps(cell.size))
             .map_or(String::new(), |((share, ns), crypto)| {
                 format!(
                     "; ceiling {:.0} kpps, own {:.2} us/pkt",
@@ -466,7 +463,7 @@ impl Report {
                             crypto,
                             core_latency_text(&cell.core_to_core_ns),
                             nic_model_note(&self.settings),
-                            self.ceiling_note(direction)
+                            self.ceiling_note(cell)
                         ),
                         verdict: if share >= 0.70 {
                             Verdict::Pass

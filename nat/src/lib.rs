@@ -50,8 +50,9 @@
 //! - nftables: every base chain on the forward hook sees every packet, in priority order. An
 //!   `accept` in our table would only end *our* chain; a `drop` (rule or policy) in any other
 //!   table still drops the packet. No rule in our table can override it, so our table has no
-//!   accept rules at all (they would change no verdict and cost every forwarded packet). Typical culprits: Docker on
-//!   iptables-nft (`table ip filter`, chain `FORWARD`, policy drop) and an `/etc/nftables.conf`
+//!   accept rules at all (they would change no verdict and cost every forwarded packet).
+//!   Typical culprits: Docker on iptables-nft (`table ip filter`, chain `FORWARD`, policy drop)
+//!   and an `/etc/nftables.conf`
 //!   with `policy drop` in `inet filter forward`. [`detect_backend`] picks iptables in the Docker
 //!   case (so our accept sits inside that chain); a pure nftables drop must be opened by the
 //!   operator, and [`Egress::install`] logs a warning naming the chain
